@@ -13,7 +13,7 @@ import (
 //   - valid UTF-8, no unpaired surrogate escapes, no noncharacters;
 //   - no duplicate member names in any object, compared after unescaping;
 //   - nesting at most maxDepth objects and arrays deep;
-//   - numbers representable as IEEE 754 doubles, integers within ±2^53.
+//   - numbers representable as IEEE 754 doubles, integers within ±(2^53−1).
 //
 // It never panics and allocates only for escaped member names. The returned
 // error is an *Error with one of the PAYLOAD_* codes and a JSON Pointer to
@@ -110,7 +110,7 @@ func (s *scanner) object() error {
 		return err
 	}
 	s.pos++ // '{'
-	if len(s.keys) < s.depth {
+	for len(s.keys) < s.depth {
 		s.keys = append(s.keys, nil)
 	}
 	keys := s.keys[s.depth-1][:0]
@@ -364,12 +364,14 @@ func (s *scanner) number() error {
 		}
 	}
 	lit := s.data[start:s.pos]
-	f, err := strconv.ParseFloat(string(lit), 64)
-	if err != nil { // only ErrRange is possible after the scan above
+	if _, err := strconv.ParseFloat(string(lit), 64); err != nil { // only ErrRange is possible after the scan above
 		return s.fail(CodePayloadNumber, "number out of range")
 	}
-	if integer && (f > maxExactInt || f < -maxExactInt) {
-		return s.fail(CodePayloadNumber, "integer beyond ±2^53")
+	if integer && len(lit) >= 16 {
+		n, err := strconv.ParseInt(string(lit), 10, 64)
+		if err != nil || n >= maxExactInt || n <= -maxExactInt {
+			return s.fail(CodePayloadNumber, "integer outside ±(2^53−1)")
+		}
 	}
 	return nil
 }
