@@ -1,0 +1,242 @@
+// Package registrytest builds test networks for the registry: a genesis
+// with N founding members (each with a governance key and a signing key,
+// endorsed by every key), a leader clock, an index counter and helpers that
+// sign commands. It is for tests of node/registry and of the Raft shell and
+// its cluster tests; it is deterministic except for key generation.
+//
+// A Network is not safe for concurrent use.
+package registrytest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/protocol/jws"
+)
+
+// GenesisTime is the genesisTime of every test network.
+var GenesisTime = registry.TimestampOf(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+
+// KeyLifetime is the lifetime of generated keys.
+const KeyLifetime = 5 * 365 * 24 * time.Hour
+
+// Member is a member of a test network with its private keys.
+type Member struct {
+	ID  string
+	Gov *jws.Signer // governance key
+	Sig *jws.Signer // signing key
+}
+
+// Network is a test network.
+type Network struct {
+	tb      testing.TB
+	Doc     []byte
+	Genesis *registry.Genesis
+	Members []*Member
+	byID    map[string]*Member
+	// Now is the leader's clock: the stamp of the next entry and the
+	// issuedAt of the next command.
+	Now   registry.Timestamp
+	index uint64
+	ids   uint64
+}
+
+// DefaultPolicy is the policy of test networks: ES256 and EdDSA, a
+// two-thirds threshold (minimum 2) for every network command, 5 minutes
+// of skew, 1 day of command age, 7 days of proposal lifetime.
+func DefaultPolicy() registry.Policy {
+	th := map[string]registry.Threshold{}
+	for _, typ := range registry.NetworkCommandTypes() {
+		th[typ] = registry.Threshold{Numerator: 2, Denominator: 3, Minimum: 2}
+	}
+	return registry.Policy{
+		Algorithms:              []string{jws.AlgES256, jws.AlgEdDSA},
+		Thresholds:              th,
+		ClockSkewSeconds:        300,
+		MaxCommandAgeSeconds:    86400,
+		ProposalLifetimeSeconds: 7 * 86400,
+		StalenessBoundSeconds:   600,
+	}
+}
+
+// New builds a network of the given members (ISO codes) with
+// DefaultPolicy. The first three members' nodes are voters.
+func New(tb testing.TB, members ...string) *Network {
+	tb.Helper()
+	return NewWithPolicy(tb, DefaultPolicy(), members...)
+}
+
+// NewWithPolicy is New with a policy.
+func NewWithPolicy(tb testing.TB, pol registry.Policy, members ...string) *Network {
+	tb.Helper()
+	n := &Network{tb: tb, byID: map[string]*Member{}, Now: GenesisTime + 60}
+	doc := registry.GenesisDocument{Format: registry.GenesisFormat, Network: "test", GenesisTime: GenesisTime, Policy: pol,
+		Schemas: []registry.SchemaSpec{{Version: "1.0.0", SHA256: hexSum("schemas-1.0.0")}}}
+	for i, id := range members {
+		m := &Member{ID: id, Gov: n.mustKey(id, jws.AlgES256), Sig: n.mustKey(id, jws.AlgES256)}
+		n.Members = append(n.Members, m)
+		n.byID[id] = m
+		doc.Members = append(doc.Members, registry.GenesisMember{ID: id, Name: "Civil registry of " + id,
+			Keys: []registry.KeySpec{n.spec(m.Gov, registry.RoleGovernance, GenesisTime-86400), n.spec(m.Sig, registry.RoleSigning, GenesisTime-86400)}})
+		role := registry.RoleNonvoter
+		if i < 3 {
+			role = registry.RoleVoter
+		}
+		ns := NodeSpec(id, 1, role)
+		doc.Nodes = append(doc.Nodes, registry.GenesisNode{ID: ns.ID, Member: id, RaftAddress: ns.RaftAddress, APIURL: ns.APIURL, TLSSPKISHA256: ns.TLSSPKISHA256, Role: role})
+	}
+	raw, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		tb.Fatalf("registrytest: genesis: %v", err)
+	}
+	n.Doc = raw
+	var ends [][]byte
+	for _, m := range n.Members {
+		for _, s := range []*jws.Signer{m.Gov, m.Sig} {
+			e, err := registry.Endorse(raw, s, n.NextID(), GenesisTime)
+			if err != nil {
+				tb.Fatalf("registrytest: endorse: %v", err)
+			}
+			ends = append(ends, e)
+		}
+	}
+	g, err := registry.ParseGenesis(raw, ends)
+	if err != nil {
+		tb.Fatalf("registrytest: genesis: %v", err)
+	}
+	n.Genesis = g
+	return n
+}
+
+// Endorsements returns the endorsements of the genesis.
+func (n *Network) Endorsements() [][]byte { return n.Genesis.Endorsements() }
+
+// State returns the initial state.
+func (n *Network) State() *registry.State { return registry.NewState(n.Genesis) }
+
+// Member returns a member by id.
+func (n *Network) Member(id string) *Member {
+	m, ok := n.byID[id]
+	if !ok {
+		n.tb.Fatalf("registrytest: no member %s", id)
+	}
+	return m
+}
+
+// AddMember creates keys for a candidate member (not in the genesis).
+func (n *Network) AddMember(id string) *Member {
+	m := &Member{ID: id, Gov: n.mustKey(id, jws.AlgES256), Sig: n.mustKey(id, jws.AlgEdDSA)}
+	n.byID[id] = m
+	return m
+}
+
+func (n *Network) mustKey(member, alg string) *jws.Signer {
+	n.tb.Helper()
+	s, err := jws.GenerateKey(member, alg)
+	if err != nil {
+		n.tb.Fatalf("registrytest: %v", err)
+	}
+	return s
+}
+
+// NewKey generates a key for member.
+func (n *Network) NewKey(member, alg string) *jws.Signer { return n.mustKey(member, alg) }
+
+// Spec returns the KeySpec of s with role, valid from notBefore for
+// KeyLifetime.
+func (n *Network) Spec(s *jws.Signer, role string, notBefore registry.Timestamp) registry.KeySpec {
+	return n.spec(s, role, notBefore)
+}
+
+func (n *Network) spec(s *jws.Signer, role string, notBefore registry.Timestamp) registry.KeySpec {
+	n.tb.Helper()
+	jwk, err := jws.MarshalPublicJWK(s.Public())
+	if err != nil {
+		n.tb.Fatalf("registrytest: %v", err)
+	}
+	return registry.KeySpec{Role: role, JWK: jwk, NotBefore: notBefore, NotAfter: notBefore + registry.Timestamp(KeyLifetime/time.Second)}
+}
+
+// NodeSpec returns a valid node spec: id "<member>-N<i>", a loopback-style
+// raft address, an https API URL and a pin derived from the id.
+func NodeSpec(member string, i int, role string) registry.NodeSpec {
+	id := fmt.Sprintf("%s-N%d", member, i)
+	return registry.NodeSpec{ID: id, RaftAddress: fmt.Sprintf("%s.raft.test:%d", id, 7000+i), APIURL: "https://" + id + ".test",
+		TLSSPKISHA256: hexSum("tls:" + id), DesiredRole: role}
+}
+
+func hexSum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// NextID returns a fresh command id: a UUID-shaped counter, deterministic
+// within one Network.
+func (n *Network) NextID() string {
+	n.ids++
+	return fmt.Sprintf("00000000-0000-4000-8000-%012x", n.ids)
+}
+
+// Command builds a command of issuer with a fresh id, issued at n.Now.
+func (n *Network) Command(typ, issuer string, args any) registry.Command {
+	n.tb.Helper()
+	c, err := registry.NewCommand(n.Genesis.Hash(), n.NextID(), typ, n.Now, issuer, args)
+	if err != nil {
+		n.tb.Fatalf("registrytest: %v", err)
+	}
+	return c
+}
+
+// Sign signs c with the signers into entry data.
+func (n *Network) Sign(c registry.Command, signers ...*jws.Signer) []byte {
+	n.tb.Helper()
+	data, err := c.Sign(signers...)
+	if err != nil {
+		n.tb.Fatalf("registrytest: sign: %v", err)
+	}
+	return data
+}
+
+// Gov returns the governance signers of the members, in order.
+func (n *Network) Gov(members ...string) []*jws.Signer {
+	out := make([]*jws.Signer, 0, len(members))
+	for _, id := range members {
+		out = append(out, n.Member(id).Gov)
+	}
+	return out
+}
+
+// Entry wraps data as the next log entry, stamped n.Now.
+func (n *Network) Entry(data []byte) registry.Entry {
+	n.index++
+	return registry.Entry{Index: n.index, Time: n.Now, Data: data}
+}
+
+// Advance moves the leader clock.
+func (n *Network) Advance(d time.Duration) { n.Now += registry.Timestamp(d / time.Second) }
+
+// Apply applies data as the next entry and returns the new state and result.
+// It fails the test on ErrIndexOrder only; a rejection is a result.
+func (n *Network) Apply(s *registry.State, data []byte) (*registry.State, registry.Result) {
+	n.tb.Helper()
+	next, res, err := registry.Apply(s, n.Entry(data))
+	if err != nil {
+		n.tb.Fatalf("registrytest: apply: %v", err)
+	}
+	return next, res
+}
+
+// MustApply applies data and fails the test unless the outcome is want.
+func (n *Network) MustApply(s *registry.State, data []byte, want registry.Outcome) *registry.State {
+	n.tb.Helper()
+	next, res := n.Apply(s, data)
+	if res.Outcome != want {
+		n.tb.Fatalf("registrytest: %s %s: outcome %s (%s %s), want %s", res.Type, res.CommandID, res.Outcome, res.Reason, res.Detail, want)
+	}
+	return next
+}
