@@ -1,17 +1,17 @@
 package jws
 
 import (
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/sha256"
-	"errors"
-	"math/big"
-
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 )
 
-// verifySignature is SPEC §6.4.4 with jwx's verifier for alg.
+// verifySignature is SPEC §6.4.4: jwx's verifier for alg over the signing
+// input as received. Verify has parsed and checked everything else, so the
+// signature alone goes to jwx: jws.Verify would parse the token a second
+// time (leniently) for about 100 allocations and 14 µs more per message,
+// and jws.VerifyCompactFast for 7 µs more; VerifierFor costs the same as
+// crypto/ecdsa and crypto/ed25519 directly (BenchmarkCryptoES256). alg and
+// the key material were checked by the caller (usablePublic).
 func verifySignature(alg string, pub any, input, sig []byte) error {
 	a := jwa.ES256()
 	if alg == AlgEdDSA {
@@ -22,22 +22,4 @@ func verifySignature(alg string, pub any, input, sig []byte) error {
 		return err
 	}
 	return v.Verify(pub, input, sig)
-}
-
-// verifyStdlib is SPEC §6.4.4 with the standard library.
-func verifyStdlib(alg string, pub any, input, sig []byte) error {
-	switch alg {
-	case AlgES256:
-		d := sha256.Sum256(input)
-		r := new(big.Int).SetBytes(sig[:32])
-		s := new(big.Int).SetBytes(sig[32:])
-		if ecdsa.Verify(pub.(*ecdsa.PublicKey), d[:], r, s) {
-			return nil
-		}
-	case AlgEdDSA:
-		if ed25519.Verify(pub.(ed25519.PublicKey), input, sig) {
-			return nil
-		}
-	}
-	return errors.New("signature does not verify")
 }

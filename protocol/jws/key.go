@@ -165,7 +165,7 @@ func readJWK(data []byte, maxBytes int) (jwkFields, error) {
 		return f, jwkErrorf("%d bytes, more than %d", len(data), maxBytes)
 	}
 	if err := protocol.CheckJSON(data, 4); err != nil {
-		return f, jwkErrorf("%w", err)
+		return f, jwkErrorf("not one I-JSON object: %s", ijsonDetail(err))
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(data, &m); err != nil {
@@ -210,6 +210,20 @@ func readJWK(data []byte, maxBytes int) (jwkFields, error) {
 		return f, err
 	}
 	return f, nil
+}
+
+// ijsonDetail describes a protocol.CheckJSON finding without wrapping it:
+// its PAYLOAD_* code is about message payloads and must not become the
+// code of a JWK refusal (protocol.CodeOf would find it in the chain).
+func ijsonDetail(err error) string {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		if pe.Pointer != "" {
+			return pe.Detail + " (at " + pe.Pointer + ")"
+		}
+		return pe.Detail
+	}
+	return err.Error()
 }
 
 // decodeCoord decodes a canonical base64url member of exactly n bytes.
@@ -400,7 +414,7 @@ func ParseJWKSet(data []byte) (*KeySet, error) {
 		return nil, jwkErrorf("JWK Set of %d bytes, more than %d", len(data), MaxJWKSetBytes)
 	}
 	if err := protocol.CheckJSON(data, 5); err != nil {
-		return nil, jwkErrorf("JWK Set: %w", err)
+		return nil, jwkErrorf("JWK Set is not one I-JSON object: %s", ijsonDetail(err))
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {

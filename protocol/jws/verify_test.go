@@ -343,8 +343,8 @@ func TestVerifyOddInputs(t *testing.T) {
 		{" {}", protocol.CodeNotCompact},
 		{"\x00.\x00.\x00", protocol.CodeBadBase64},
 		{"e30=.e30.e30", protocol.CodeBadBase64},
-		{"bnVsbA.e30.e30", protocol.CodeHeaderJSON},  // null
-		{"e31.e30.e30", protocol.CodeBadBase64},      // "{}" with non-zero unused bits
+		{"bnVsbA.e30.e30", protocol.CodeHeaderJSON}, // null
+		{"e31.e30.e30", protocol.CodeBadBase64},     // "{}" with non-zero unused bits
 		{"e30.e30.e31", protocol.CodeBadBase64},
 		{"eyJhbGciOiJFUzI1NiJ9.e30.AA", protocol.CodeKidMissing},
 	} {

@@ -418,3 +418,13 @@ func (m *Member) requireAlg(kind Kind, alg string) {
 		panic("protocoltest: this kind applies to " + alg + " members only")
 	}
 }
+
+// NameOf returns the name of the first vector of kind, or "" if none.
+func NameOf(kind Kind) string {
+	for _, v := range Vectors() {
+		if v.Kind == kind {
+			return v.Name
+		}
+	}
+	return ""
+}
