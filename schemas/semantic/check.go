@@ -221,9 +221,6 @@ func (c *checker) object(m map[string]any) {
 			c.add(CodeFinalBeforeDecision, c.here("finalDate"), "the decision became final before it was made")
 		}
 	}
-	if str(m["nationalityStatus"]) == "stateless" && len(arr(m["citizenships"])) > 0 {
-		c.add(CodeStatelessCitizenship, c.here("citizenships"), "a stateless person has no citizenship: send citizenships [] (a former country goes in documents as issuingFormerCountry)")
-	}
 }
 
 func ptrTokens(base []string, more ...string) []string {

@@ -236,9 +236,6 @@ func TestCheck(t *testing.T) {
 		{name: "ok/refugee-reported-to-international-node", base: baseDeath,
 			edits: e(set("/payload/deceased/nationalityStatus", "refugee"), set("/purpose", "protection-notification"),
 				set("/recipient", raw(t, `{"nodeId": "INT-UNHCR-UZ"}`)))},
-		{name: "fail/stateless-with-citizenship", base: baseBirth,
-			edits: e(set("/payload/mother/person/nationalityStatus", "stateless")),
-			want:  []string{"STATELESS_WITH_CITIZENSHIP /payload/mother/person/citizenships"}},
 
 		// Attestation alone.
 		{name: "fail/attestation-validity-inverted", base: baseAttestation,

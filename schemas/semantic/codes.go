@@ -39,7 +39,6 @@ const (
 	// Purpose and protection.
 	CodeNotCitizenshipCountry = "PURPOSE_RECIPIENT_NOT_CITIZENSHIP"       // citizenship-notification to a country no subject holds
 	CodeRefoulement           = "REFUGEE_REPORTED_TO_CITIZENSHIP_COUNTRY" // a refugee/asylum-seeker reported to their own country
-	CodeStatelessCitizenship  = "STATELESS_WITH_CITIZENSHIP"              // nationalityStatus stateless with citizenships
 	CodeIssuerNotSender       = "ATTESTATION_ISSUER_NOT_SENDER"           // attestation issuer.country ≠ sender.country
 
 	// Attestation against its query (CheckAttestationAnswers, run by the node).
@@ -75,7 +74,7 @@ var Codes = []string{
 	CodeTCKNCheckDigit, CodeIINCheckDigit, CodeIINDateInvalid, CodeIINBirthDate, CodeIINSex,
 	CodePINFLCheckDigit, CodePINFLDateInvalid, CodePINFLBirthDate, CodePINFLSex,
 	CodeIdentifierCountry,
-	CodeNotCitizenshipCountry, CodeRefoulement, CodeStatelessCitizenship, CodeIssuerNotSender,
+	CodeNotCitizenshipCountry, CodeRefoulement, CodeIssuerNotSender,
 	CodeAnswerNotAsked, CodeQueryMismatch,
 	CodeBidiControl, CodeNameMixedScript, CodeNameScriptMismatch, CodeNamePartNotInFull,
 }
