@@ -1,0 +1,486 @@
+package schemas
+
+// The fast path.
+//
+// gojsonschema evaluates every `if` of every conditional and, when an `if`
+// fails (as 9 of the 10 scheme rules of every identifier do on a valid
+// message), builds a complete error for it, formatted through text/template,
+// before throwing it away. Those conditionals are most of the cost of
+// validating a valid message.
+//
+// So each message type is compiled twice from the same embedded files:
+//
+//   - exact: the published schema of the type, unchanged. It decides nothing
+//     on the hot path but computes every issue of a rejected message.
+//   - fast: the same schema with every "discriminator conditional" removed,
+//     plus, for each removed conditional, a rule evaluated in Go at every
+//     place of the message where the published schema applies it.
+//
+// A discriminator conditional is an allOf entry of the form
+//
+//	{"if": {"required": [K…], "properties": {K: {"const": v} | {"enum": [v…]}}},
+//	 "then": S1, "else": S2}
+//
+// with string, boolean or null values. Go decides the `if` exactly as
+// gojsonschema does (an object: every required member present and every
+// listed member that is present equal to an allowed value; anything else
+// than an object: vacuously true) and validates the node against S1 or S2,
+// each compiled from the published text with the exact schemas. Nothing is
+// weakened: a conditional leaves the fast schema only together with the Go
+// rule that enforces it.
+//
+// The places where a conditional applies are found by walking the published
+// schema from the message root through the applicators that always apply
+// ($ref, allOf, properties, items). A conditional reachable only through a
+// conditional applicator (anyOf, oneOf, not, if/then/else, …) is not hoisted
+// but makes compilation fail, so the bundle author restructures it; the
+// tests prove the bundle compiles.
+//
+// When the fast path rejects a message, Validate computes the issues with
+// the exact schema, so issues never depend on the fast path. If the exact
+// schema accepts what the fast path rejected (a bug), Validate fails closed
+// with an internal error.
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/xeipuuv/gojsonschema"
+)
+
+// rule is one hoisted discriminator conditional.
+type rule struct {
+	id       string     // file#pointer of the allOf entry, e.g. "common.schema.json#/definitions/identifier/allOf/9"
+	required []string   // if.required
+	match    []keyMatch // if.properties
+	then     *gojsonschema.Schema
+	els      *gojsonschema.Schema
+}
+
+type keyMatch struct {
+	key    string
+	values []any // string, bool or nil
+}
+
+// cond evaluates the rule's `if` on a node, as gojsonschema does.
+func (r *rule) cond(v any) bool {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return true // required and properties do not apply to non-objects
+	}
+	for _, k := range r.required {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	for _, km := range r.match {
+		x, ok := m[km.key]
+		if !ok {
+			continue
+		}
+		if !slices.ContainsFunc(km.values, func(want any) bool { return scalarEqual(x, want) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// holds reports whether the node satisfies the conditional.
+func (r *rule) holds(v any) bool {
+	branch := r.els
+	if r.cond(v) {
+		branch = r.then
+	}
+	if branch == nil {
+		return true
+	}
+	res, err := branch.Validate(docLoader(v))
+	return err == nil && res.Valid()
+}
+
+func scalarEqual(x, want any) bool {
+	switch w := want.(type) {
+	case string:
+		s, ok := x.(string)
+		return ok && s == w
+	case bool:
+		b, ok := x.(bool)
+		return ok && b == w
+	case nil:
+		return x == nil
+	}
+	return false
+}
+
+// parseRule recognises a discriminator conditional; ok is false for any
+// other schema.
+func parseRule(entry any) (r *rule, thenSchema, elseSchema any, ok bool) {
+	m, isMap := entry.(map[string]any)
+	if !isMap {
+		return nil, nil, nil, false
+	}
+	for k := range m {
+		switch k {
+		case "if", "then", "else", "$comment", "description":
+		default:
+			return nil, nil, nil, false
+		}
+	}
+	cond, isMap := m["if"].(map[string]any)
+	if !isMap {
+		return nil, nil, nil, false
+	}
+	thenSchema, hasThen := m["then"]
+	elseSchema, hasElse := m["else"]
+	if !hasThen && !hasElse {
+		return nil, nil, nil, false
+	}
+	r = &rule{}
+	for k, v := range cond {
+		switch k {
+		case "required":
+			arr, isArr := v.([]any)
+			if !isArr {
+				return nil, nil, nil, false
+			}
+			for _, x := range arr {
+				s, isStr := x.(string)
+				if !isStr {
+					return nil, nil, nil, false
+				}
+				r.required = append(r.required, s)
+			}
+		case "properties":
+			props, isMap := v.(map[string]any)
+			if !isMap {
+				return nil, nil, nil, false
+			}
+			for _, key := range slices.Sorted(maps.Keys(props)) {
+				p, isMap := props[key].(map[string]any)
+				if !isMap || len(p) != 1 {
+					return nil, nil, nil, false
+				}
+				var values []any
+				if c, has := p["const"]; has {
+					values = []any{c}
+				} else if e, has := p["enum"].([]any); has {
+					values = e
+				} else {
+					return nil, nil, nil, false
+				}
+				for _, x := range values {
+					switch x.(type) {
+					case string, bool, nil:
+					default:
+						return nil, nil, nil, false
+					}
+				}
+				r.match = append(r.match, keyMatch{key: key, values: values})
+			}
+		case "$comment", "description":
+		default:
+			return nil, nil, nil, false
+		}
+	}
+	return r, thenSchema, elseSchema, true
+}
+
+// hoistable finds the discriminator conditionals of a file, by the pointer
+// of their allOf entry.
+func hoistable(f *schemaFile) map[string]bool {
+	found := make(map[string]bool)
+	forEachSchema(f.doc, "", func(m map[string]any, ptr string) {
+		arr, _ := m["allOf"].([]any)
+		for i, entry := range arr {
+			if _, _, _, ok := parseRule(entry); ok {
+				found[ptr+"/allOf/"+strconv.Itoa(i)] = true
+			}
+		}
+	})
+	return found
+}
+
+// fastCopy returns the fast variant of a file's schema: a deep copy
+// without the hoisted allOf entries and with string enums as patterns.
+func fastCopy(f *schemaFile, hoisted map[string]bool) map[string]any {
+	doc := deepCopy(f.doc).(map[string]any)
+	enumsAsPatterns(doc)
+	forEachSchema(doc, "", func(m map[string]any, ptr string) {
+		arr, _ := m["allOf"].([]any)
+		if arr == nil {
+			return
+		}
+		var kept []any
+		for i, entry := range arr {
+			if !hoisted[ptr+"/allOf/"+strconv.Itoa(i)] {
+				kept = append(kept, entry)
+			}
+		}
+		if len(kept) == 0 {
+			delete(m, "allOf")
+		} else if len(kept) != len(arr) {
+			m["allOf"] = kept
+		}
+	})
+	return doc
+}
+
+// enumsAsPatterns rewrites, in place, every enum or const of strings into
+// the equivalent anchored pattern of quoted alternatives:
+//
+//	{"type": "string", "enum": ["a", "b"]}  →  {"type": "string", "pattern": "^(?:a|b)$"}
+//
+// gojsonschema checks an enum by marshalling the value to JSON, decoding
+// and marshalling it again, then scanning the list; the RE2 match costs a
+// few tens of nanoseconds and no allocation. The verdict is the same: a
+// string matches iff it equals one of the values (Go's $ matches only at
+// the end of the text), and anything else is not a string, which both the
+// enum and the type keyword reject. A schema that already has a pattern,
+// or a type other than string, is left alone.
+func enumsAsPatterns(schema any) {
+	forEachSchema(schema, "", func(m map[string]any, _ string) {
+		if _, has := m["pattern"]; has {
+			return
+		}
+		if t, has := m["type"]; has && t != "string" {
+			return
+		}
+		var values []any
+		if e, ok := m["enum"].([]any); ok {
+			if _, has := m["const"]; has {
+				return
+			}
+			values = e
+		} else if c, ok := m["const"].(string); ok {
+			values = []any{c}
+		} else {
+			return
+		}
+		alts := make([]string, 0, len(values))
+		for _, v := range values {
+			s, ok := v.(string)
+			if !ok {
+				return
+			}
+			alts = append(alts, regexp.QuoteMeta(s))
+		}
+		if len(alts) == 0 {
+			return
+		}
+		delete(m, "enum")
+		delete(m, "const")
+		m["type"] = "string"
+		m["pattern"] = "^(?:" + strings.Join(alts, "|") + ")$"
+	})
+}
+
+// ruleNode is the tree of places where hoisted rules apply: a node per
+// member name or "every array item", pruned to the branches that hold
+// rules.
+type ruleNode struct {
+	rules []*rule
+	props map[string]*ruleNode
+	items *ruleNode
+}
+
+func (n *ruleNode) prop(k string) *ruleNode {
+	if n.props == nil {
+		n.props = make(map[string]*ruleNode)
+	}
+	c := n.props[k]
+	if c == nil {
+		c = &ruleNode{}
+		n.props[k] = c
+	}
+	return c
+}
+
+func (n *ruleNode) item() *ruleNode {
+	if n.items == nil {
+		n.items = &ruleNode{}
+	}
+	return n.items
+}
+
+// prune drops the branches without rules and reports whether n is empty.
+func (n *ruleNode) prune() bool {
+	for k, c := range n.props {
+		if c.prune() {
+			delete(n.props, k)
+		}
+	}
+	if len(n.props) == 0 {
+		n.props = nil
+	}
+	if n.items != nil && n.items.prune() {
+		n.items = nil
+	}
+	return len(n.rules) == 0 && n.props == nil && n.items == nil
+}
+
+// eval calls fail for every rule that does not hold, with the reference
+// tokens of the node; it stops early when fail returns false.
+func (n *ruleNode) eval(v any, path []string, fail func(r *rule, path []string) bool) bool {
+	for _, r := range n.rules {
+		if !r.holds(v) && !fail(r, path) {
+			return false
+		}
+	}
+	if n.props != nil {
+		if m, ok := v.(map[string]any); ok {
+			for k, c := range n.props {
+				if x, ok := m[k]; ok && !c.eval(x, append(path, k), fail) {
+					return false
+				}
+			}
+		}
+	}
+	if n.items != nil {
+		if arr, ok := v.([]any); ok {
+			for i, x := range arr {
+				if !n.items.eval(x, append(path, strconv.Itoa(i)), fail) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// holds reports whether every rule of the tree holds on doc.
+func (n *ruleNode) holds(doc any) bool {
+	if n == nil {
+		return true
+	}
+	return n.eval(doc, nil, func(*rule, []string) bool { return false })
+}
+
+// treeBuilder walks published schemas from a message root to place the
+// hoisted rules.
+type treeBuilder struct {
+	d     *docs
+	rules map[string]*rule // by file#pointer of the allOf entry
+}
+
+const maxSchemaDepth = 64
+
+// apply records the rules of schema (at ptr in file f) at node n.
+func (tb *treeBuilder) apply(n *ruleNode, f *schemaFile, ptr string, schema any, depth int) error {
+	if depth > maxSchemaDepth {
+		return fmt.Errorf("%s#%s: schema nesting deeper than %d (recursive $ref?)", f.name, ptr, maxSchemaDepth)
+	}
+	m, ok := schema.(map[string]any)
+	if !ok {
+		return nil // true/false schema
+	}
+	if ref, ok := m["$ref"].(string); ok {
+		// Draft-07 (and gojsonschema): the siblings of $ref are ignored.
+		tf, tptr, target, err := tb.d.resolve(f, ref)
+		if err != nil {
+			return err
+		}
+		return tb.apply(n, tf, tptr, target, depth+1)
+	}
+	for _, kw := range slices.Sorted(maps.Keys(m)) {
+		v := m[kw]
+		at := ptr + "/" + kw
+		switch kw {
+		case "properties":
+			props, _ := v.(map[string]any)
+			for _, k := range slices.Sorted(maps.Keys(props)) {
+				if err := tb.apply(n.prop(k), f, at+"/"+escapeToken(k), props[k], depth+1); err != nil {
+					return err
+				}
+			}
+		case "items":
+			if _, isArr := v.([]any); isArr {
+				if err := tb.forbid(f, at, v, kw, depth); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := tb.apply(n.item(), f, at, v, depth+1); err != nil {
+				return err
+			}
+		case "allOf":
+			arr, _ := v.([]any)
+			for i, entry := range arr {
+				eptr := at + "/" + strconv.Itoa(i)
+				if r := tb.rules[f.name+".schema.json#"+eptr]; r != nil {
+					if !slices.Contains(n.rules, r) {
+						n.rules = append(n.rules, r)
+					}
+					continue
+				}
+				if err := tb.apply(n, f, eptr, entry, depth+1); err != nil {
+					return err
+				}
+			}
+		case "definitions":
+			// Not applied by itself.
+		case "anyOf", "oneOf", "not", "if", "then", "else", "additionalProperties", "additionalItems",
+			"contains", "propertyNames", "patternProperties", "dependencies":
+			if err := tb.forbid(f, at, v, kw, depth); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// forbid fails if a hoisted rule is reachable from v, the value of kw, a
+// keyword that applies its schemas conditionally.
+func (tb *treeBuilder) forbid(f *schemaFile, ptr string, v any, kw string, depth int) error {
+	switch t := v.(type) {
+	case []any: // anyOf, oneOf, items as an array
+		for i, x := range t {
+			if err := tb.forbidSchema(f, ptr+"/"+strconv.Itoa(i), x, kw, depth); err != nil {
+				return err
+			}
+		}
+		return nil
+	case map[string]any:
+		if kw == "patternProperties" || kw == "dependencies" { // maps of schemas
+			for _, k := range slices.Sorted(maps.Keys(t)) {
+				if err := tb.forbidSchema(f, ptr+"/"+escapeToken(k), t[k], kw, depth); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return tb.forbidSchema(f, ptr, v, kw, depth)
+}
+
+func (tb *treeBuilder) forbidSchema(f *schemaFile, ptr string, schema any, kw string, depth int) error {
+	if depth > maxSchemaDepth {
+		return fmt.Errorf("%s#%s: schema nesting deeper than %d (recursive $ref?)", f.name, ptr, maxSchemaDepth)
+	}
+	var err error
+	forEachSchema(schema, ptr, func(m map[string]any, p string) {
+		if err != nil {
+			return
+		}
+		if arr, ok := m["allOf"].([]any); ok {
+			for i := range arr {
+				if tb.rules[f.name+".schema.json#"+p+"/allOf/"+strconv.Itoa(i)] != nil {
+					err = fmt.Errorf("%s.schema.json#%s/allOf/%d: a conditional reachable through %q cannot be evaluated in Go; restructure the schema", f.name, p, i, kw)
+					return
+				}
+			}
+		}
+		if ref, ok := m["$ref"].(string); ok {
+			tf, tptr, target, rerr := tb.d.resolve(f, ref)
+			if rerr != nil {
+				err = rerr
+				return
+			}
+			err = tb.forbidSchema(tf, tptr, target, kw, depth+1)
+		}
+	})
+	return err
+}

@@ -1,0 +1,141 @@
+package schemas
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/ecrn/crvsx/protocol"
+	"github.com/xeipuuv/gojsonschema"
+)
+
+// Result is what Validate learned about a message that passed.
+type Result struct {
+	SchemaVersion string // the bundle the message was validated against
+	MessageType   string
+	// Doc is the decoded message with every string (member names and
+	// values) in NFC and every number a json.Number with the exact text of
+	// the message. The caller owns it.
+	Doc map[string]any
+	// Warnings are the semantic layer's findings of severity "warning".
+	Warnings []protocol.Issue
+}
+
+// semanticCheck is the semantic layer (data dictionary, "What the schema
+// cannot check"), run on every message that passes its schema: issues of
+// severity "error" reject the message, the others become Result.Warnings.
+//
+// WIRING: package schemas/semantic is being written; when it exists, this
+// line becomes `var semanticCheck = semantic.Check` (importing
+// "github.com/ecrn/crvsx/schemas/semantic"), and that package must not
+// import this one. Until then no semantic rule runs.
+var semanticCheck func(doc map[string]any) []protocol.Issue
+
+// Validate checks one message (the JSON payload of a JWS) against the
+// schema bundle it names and then the semantic layer. See the package
+// documentation for the errors it returns; a nil error means the message
+// is valid, and res describes it.
+//
+// It never panics on any input: a panic inside is returned as an internal
+// error (not a *protocol.Error), so a bug fails closed.
+func (v *Validator) Validate(msg []byte) (res *Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("schemas: internal error validating a message: %v\n%s", r, debug.Stack())
+		}
+	}()
+	// I-JSON first (SPEC.md §6.5): the decoder below would silently keep
+	// the last of two duplicate names, replace invalid UTF-8, and so on.
+	if err := protocol.CheckJSON(msg, protocol.MaxJSONDepth); err != nil {
+		return nil, err
+	}
+	doc, err := decodeNFC(msg, v.names)
+	if err != nil {
+		return nil, err
+	}
+
+	b := v.latest
+	version, isStr := doc["schemaVersion"].(string)
+	if isStr {
+		if b = v.bundles[version]; b == nil {
+			return nil, &protocol.Error{
+				Code:    protocol.CodeSchemaVersion,
+				Detail:  fmt.Sprintf("schemaVersion %q is not supported; supported: %v", version, v.versions),
+				Pointer: "/schemaVersion",
+				Issues: []protocol.Issue{{
+					Severity: protocol.SeverityError, Code: CodeEnum, Pointer: "/schemaVersion",
+					Message: fmt.Sprintf("must be one of %v", v.versions),
+				}},
+			}
+		}
+	}
+	// A missing or non-string schemaVersion is a schema error of the
+	// newest bundle, reported below with everything else.
+
+	mt, _ := doc["messageType"].(string)
+	ts := b.types[mt]
+	if ts == nil {
+		// Unknown, missing or not a string: what the published schema says
+		// is the envelope's verdict (its messageType enum or required).
+		issues, err := exactIssues(b.envelope, doc)
+		if err != nil {
+			return nil, err
+		}
+		if _, present := doc["messageType"]; present {
+			return nil, &protocol.Error{Code: protocol.CodeMessageType, Detail: "messageType is not a message type of schema bundle " + b.version, Pointer: "/messageType", Issues: issues}
+		}
+		return nil, &protocol.Error{Code: protocol.CodeSchemaInvalid, Issues: issues}
+	}
+
+	if !ts.fastValid(doc) {
+		issues, err := exactIssues(ts.exact, doc)
+		if err != nil {
+			return nil, err
+		}
+		if len(issues) == 0 {
+			// The fast path rejected what the published schema accepts: a
+			// bug in this package. Fail closed; never guess a verdict.
+			return nil, fmt.Errorf("schemas: internal error: fast path rejected a %s message that schema bundle %s accepts", mt, b.version)
+		}
+		return nil, &protocol.Error{Code: protocol.CodeSchemaInvalid, Issues: issues}
+	}
+
+	res = &Result{SchemaVersion: b.version, MessageType: mt, Doc: doc}
+	if semanticCheck == nil {
+		return res, nil
+	}
+	var failed bool
+	all := semanticCheck(doc)
+	for _, is := range all {
+		if is.Severity == protocol.SeverityWarning {
+			res.Warnings = append(res.Warnings, is)
+		} else {
+			failed = true // "error", or anything unknown: fail closed
+		}
+	}
+	if failed {
+		all = append([]protocol.Issue(nil), all...)
+		sortIssues(all)
+		return nil, &protocol.Error{Code: protocol.CodeSemanticInvalid, Issues: all}
+	}
+	sortIssues(res.Warnings)
+	return res, nil
+}
+
+// fastValid is the verdict of the fast path: the type's schema without the
+// hoisted conditionals, then the conditionals in Go (see fast.go).
+func (ts *typeSchema) fastValid(doc map[string]any) bool {
+	r, err := ts.fast.Validate(docLoader(doc))
+	if err != nil || !r.Valid() {
+		return false
+	}
+	return ts.rules.holds(doc)
+}
+
+// exactIssues validates doc against a published schema and returns its leaves.
+func exactIssues(s *gojsonschema.Schema, doc map[string]any) ([]protocol.Issue, error) {
+	r, err := s.Validate(docLoader(doc))
+	if err != nil {
+		return nil, fmt.Errorf("schemas: %w", err)
+	}
+	return leafIssues(r.Errors())
+}
