@@ -41,8 +41,9 @@
 //  7. kid (§6.3.3): absent from the protected header → JWS_KID_MISSING;
 //     not a string, empty, over protocol.MaxKidLength bytes, or a byte
 //     outside printable ASCII 0x20–0x7E → JWS_KID_INVALID.
-//  8. typ (§6.3.4): absent, not a string, or not Options.Typ →
-//     JWS_TYP_MISMATCH. The comparison is the one RFC 7515 §4.1.9 gives:
+//  8. typ (§6.3.4): absent, not a string, or not Options.Typ (with
+//     Options.AnyTyp: none of protocol.Typs) → JWS_TYP_MISMATCH. The
+//     comparison is the one RFC 7515 §4.1.9 gives:
 //     case-insensitive, and a value without '/' stands for "application/"
 //     + value, so "CRVS-EVENT+JWS" and "application/crvs-event+jws" match
 //     "crvs-event+jws". Other members are ignored (§6.3.5).
@@ -63,8 +64,9 @@
 // steps, with Verified.Payload and Verified.Key.
 //
 // An error that is not a *protocol.Error (protocol.CodeOf gives "") is not
-// the sender's fault: an empty Options.Typ, or a trust-view key whose
-// material does not fit its alg. It maps to INTERNAL.
+// the sender's fault: Options with neither or both of Typ and AnyTyp, or
+// a trust-view key whose material does not fit its alg. It maps to
+// INTERNAL.
 //
 // ECDSA signatures are malleable: (R, n−S) verifies as well as (R, S), and
 // RFC 7518 does not ask for a canonical S, so both are accepted. The

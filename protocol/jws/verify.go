@@ -17,8 +17,14 @@ import (
 // Options are the endpoint's expectations of a message.
 type Options struct {
 	// Typ is the kind the endpoint accepts (protocol.TypEvent, …). It is
-	// required: an endpoint accepts exactly one kind (SPEC §3).
+	// required unless AnyTyp is set: an endpoint accepts exactly one kind
+	// (SPEC §3).
 	Typ string
+	// AnyTyp, with an empty Typ, accepts any kind of the profile
+	// (protocol.Typs), for offline verification of a message whose kind
+	// is not known in advance. The caller must then check Verified.Typ
+	// against the payload's messageType (SPEC §6.6.4).
+	AnyTyp bool
 	// MaxBytes is the endpoint's size limit; 0, or anything above
 	// protocol.MaxMessageBytes, means protocol.MaxMessageBytes (SPEC §5:
 	// lower limits only).
@@ -53,8 +59,8 @@ var b64 = base64.RawURLEncoding.Strict()
 // token. Verify does not read the payload (SPEC §6.5 and later are the
 // caller's) and never panics.
 func Verify(token []byte, keys KeyLookup, opts Options) (*Verified, error) {
-	if opts.Typ == "" {
-		return nil, errors.New("jws: Options.Typ is required")
+	if (opts.Typ == "") == !opts.AnyTyp {
+		return nil, errors.New("jws: exactly one of Options.Typ and Options.AnyTyp is required")
 	}
 	limit := opts.MaxBytes
 	if limit <= 0 || limit > protocol.MaxMessageBytes {
@@ -185,8 +191,12 @@ func Verify(token []byte, keys KeyLookup, opts Options) (*Verified, error) {
 		return nil, &protocol.Error{Code: protocol.CodeTypMismatch, Detail: fmt.Sprintf("no typ in the protected header; this endpoint accepts %q", opts.Typ), Pointer: "/typ"}
 	}
 	typ, ok := rawTyp.(string)
-	if !ok || !typEqual(typ, opts.Typ) {
-		return nil, &protocol.Error{Code: protocol.CodeTypMismatch, Detail: fmt.Sprintf("typ %q; this endpoint accepts %q", truncate(fmt.Sprint(rawTyp)), opts.Typ), Pointer: "/typ"}
+	if !ok || !typAccepted(typ, opts) {
+		want := opts.Typ
+		if opts.AnyTyp {
+			want = strings.Join(protocol.Typs, ", ")
+		}
+		return nil, &protocol.Error{Code: protocol.CodeTypMismatch, Detail: fmt.Sprintf("typ %q; accepted: %s", truncate(fmt.Sprint(rawTyp)), want), Pointer: "/typ"}
 	}
 	// > SPEC §6.3.5 Any other header member is accepted and ignored.
 
@@ -301,6 +311,18 @@ func printableASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+func typAccepted(typ string, opts Options) bool {
+	if !opts.AnyTyp {
+		return typEqual(typ, opts.Typ)
+	}
+	for _, t := range protocol.Typs {
+		if typEqual(typ, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // typEqual compares a header typ with the expected one as RFC 7515 §4.1.9

@@ -366,3 +366,25 @@ func TestVerifiedPayloadDoesNotAliasToken(t *testing.T) {
 	}
 	assert.Equal(t, samplePayload, got.Payload)
 }
+
+func TestAnyTyp(t *testing.T) {
+	es, _ := members(t)
+	set := es.KeySet()
+	for _, typ := range protocol.Typs {
+		got, err := jws.Verify(es.Sign(typ, samplePayload), set, jws.Options{AnyTyp: true})
+		require.NoError(t, err, typ)
+		assert.Equal(t, typ, got.Typ)
+	}
+	got, err := jws.Verify(es.Sign("APPLICATION/CRVS-RECEIPT+JWS", samplePayload), set, jws.Options{AnyTyp: true})
+	require.NoError(t, err)
+	assert.Equal(t, "APPLICATION/CRVS-RECEIPT+JWS", got.Typ, "as sent")
+	for _, typ := range []string{"JWT", "crvs-other+jws", "application/jose"} {
+		_, err := jws.Verify(es.Sign(typ, samplePayload), set, jws.Options{AnyTyp: true})
+		assert.Equal(t, protocol.CodeTypMismatch, protocol.CodeOf(err), typ)
+	}
+	_, err = jws.Verify(es.Mint(protocoltest.TypMissing, protocol.TypEvent, samplePayload), set, jws.Options{AnyTyp: true})
+	assert.Equal(t, protocol.CodeTypMismatch, protocol.CodeOf(err))
+	_, err = jws.Verify(es.Sign(protocol.TypEvent, samplePayload), set, jws.Options{Typ: protocol.TypEvent, AnyTyp: true})
+	require.Error(t, err)
+	assert.Equal(t, protocol.Code(""), protocol.CodeOf(err), "Typ and AnyTyp together are the caller's fault")
+}

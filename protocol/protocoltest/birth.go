@@ -16,24 +16,51 @@ var birthTemplate []byte
 
 var nodeIDRe = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9]+(-[A-Z0-9]+){0,5}$`)
 
+// testNodeIDs are the node ids the project's tests use for members.
+var testNodeIDs = map[string]string{
+	"TJ": "TJ-MOJ-CRVS",
+	"TR": "TR-NVI-CRVS",
+	"KZ": "KZ-MOJ-CRVS",
+	"KG": "KG-GRS-CRVS",
+	"UZ": "UZ-MOJ-CRVS",
+}
+
+// NodeID returns the conventional test node id of a member: TJ-MOJ-CRVS,
+// TR-NVI-CRVS, KZ-MOJ-CRVS, KG-GRS-CRVS, UZ-MOJ-CRVS, and "<country>-CRVS"
+// for any other country code.
+func NodeID(country string) string {
+	if id, ok := testNodeIDs[country]; ok {
+		return id
+	}
+	return country + "-CRVS"
+}
+
 // BirthMessage returns a realistic event.live-birth message (schema bundle
 // 1.0.0), about 4.9 KB of compact JSON: a Tajik child born in İstanbul to
 // Tajik parents living in Türkiye, registered by Türkiye, names in Cyrillic
 // and Latin, parents with identifiers and documents, an informant. The
 // realistic pair is sender "TR-…" (the registering country) and recipient
 // "TJ-…" (the country of citizenship). messageId is a fresh UUID and
-// createdAt the current time. It panics if a node id has no country
-// prefix (an international node) or does not match the node id pattern.
-func BirthMessage(senderNodeID, recipientNodeID string) []byte {
-	return BirthMessageAt(senderNodeID, recipientNodeID, NewUUID(), time.Now())
+// createdAt the current time.
+//
+// sender and recipient are node ids ("TR-NVI-CRVS") or member country
+// codes ("TR"), which stand for NodeID(country); sender.country and
+// recipient.country are the node ids' prefixes. It panics on anything else
+// (an international node has no country to put in the envelope).
+func BirthMessage(sender, recipient string) []byte {
+	return BirthMessageAt(sender, recipient, NewUUID(), time.Now())
 }
 
 // BirthMessageAt is BirthMessage with a given messageId and createdAt, for
 // reproducible tests.
-func BirthMessageAt(senderNodeID, recipientNodeID, messageID string, createdAt time.Time) []byte {
-	for _, id := range []string{senderNodeID, recipientNodeID} {
-		if !nodeIDRe.MatchString(id) || len(id) > 64 {
-			panic(fmt.Sprintf("protocoltest: %q is not a member node id like TJ-MOJ-CRVS", id))
+func BirthMessageAt(sender, recipient, messageID string, createdAt time.Time) []byte {
+	senderNodeID, recipientNodeID := sender, recipient
+	for _, id := range []*string{&senderNodeID, &recipientNodeID} {
+		if len(*id) == 2 {
+			*id = NodeID(*id)
+		}
+		if !nodeIDRe.MatchString(*id) || len(*id) > 64 {
+			panic(fmt.Sprintf("protocoltest: %q is neither a member node id like TJ-MOJ-CRVS nor a country code", *id))
 		}
 	}
 	r := strings.NewReplacer(

@@ -31,6 +31,12 @@ func TestBirthMessage(t *testing.T) {
 	other := protocoltest.BirthMessage("TR-NVI-CRVS", "TJ-MOJ-CRVS")
 	assert.NotEqual(t, msg, other, "a fresh messageId each time")
 
+	var short protocol.Envelope
+	require.NoError(t, json.Unmarshal(protocoltest.BirthMessage("TR", "KZ"), &short))
+	assert.Equal(t, protocol.Endpoint{NodeID: "TR-NVI-CRVS", Country: "TR"}, short.Sender)
+	assert.Equal(t, protocol.Endpoint{NodeID: "KZ-MOJ-CRVS", Country: "KZ"}, short.Recipient)
+	assert.Equal(t, "AZ-CRVS", protocoltest.NodeID("AZ"))
+
 	at := time.Date(2025, 3, 18, 9, 30, 0, 0, time.FixedZone("TRT", 3*3600))
 	a := protocoltest.BirthMessageAt("TR-NVI-CRVS", "TJ-MOJ-CRVS", "3b0c6f52-2a4e-4d7b-9f1e-6c5d4b3a2f10", at)
 	b := protocoltest.BirthMessageAt("TR-NVI-CRVS", "TJ-MOJ-CRVS", "3b0c6f52-2a4e-4d7b-9f1e-6c5d4b3a2f10", at)
@@ -38,6 +44,7 @@ func TestBirthMessage(t *testing.T) {
 	assert.Contains(t, string(a), `"createdAt":"2025-03-18T06:30:00Z"`)
 
 	assert.Panics(t, func() { protocoltest.BirthMessage("INT-UNHCR-TJ", "TJ-MOJ-CRVS") })
-	assert.Panics(t, func() { protocoltest.BirthMessage("TR", "TJ-MOJ-CRVS") })
+	assert.Panics(t, func() { protocoltest.BirthMessage("T", "TJ-MOJ-CRVS") })
+	assert.Panics(t, func() { protocoltest.BirthMessage("tr", "TJ-MOJ-CRVS") })
 	assert.Panics(t, func() { protocoltest.BirthMessage("TR-NVI-CRVS", `TJ"-X`) })
 }
