@@ -3,7 +3,6 @@ package registry_test
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -410,5 +409,3 @@ func TestIndexOrder(t *testing.T) {
 		t.Fatalf("err %v; state replaced: %v", err, got != s)
 	}
 }
-
-var _ = json.Marshal

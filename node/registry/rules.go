@@ -559,28 +559,38 @@ func (a *ApproveArgs) execute(x *execution) *RejectedError {
 	if a.PayloadSHA256 != p.PayloadSHA256 {
 		return reject(ReasonDigestMismatch, "proposal %s has payload digest %s", p.ID, p.PayloadSHA256)
 	}
+	// > an approval counts only if its member is active at t and its key
+	// > is valid at the approval's own time under what is known now.
+	counts := func(ap Approval) bool {
+		k, ok := x.next.Keys[ap.Kid]
+		return ok && x.next.Members[ap.Member].Status == StatusActive && k.validAt(ap.At) == nil
+	}
 	approvals := slices.Clone(p.Approvals)
 	added := false
 	for _, sg := range x.signers {
-		if !slices.ContainsFunc(approvals, func(ap Approval) bool { return ap.Member == sg.member }) {
-			approvals = append(approvals, Approval{Member: sg.member, Kid: sg.kid, At: x.t})
-			added = true
+		fresh := Approval{Member: sg.member, Kid: sg.kid, At: x.t}
+		i := slices.IndexFunc(approvals, func(ap Approval) bool { return ap.Member == sg.member })
+		switch {
+		case i < 0:
+			approvals = append(approvals, fresh)
+		case !counts(approvals[i]):
+			// An approval that no longer counts (its key was revoked as
+			// compromised) is replaced by the member's new one.
+			approvals[i] = fresh
+		default:
+			continue
 		}
+		added = true
 	}
 	if !added {
 		return reject(ReasonAlreadyApproved, "every signer already approved proposal %s", p.ID)
 	}
 	p.Approvals = approvals
-
-	// > an approval counts only if its member is active at t and its key
-	// > is valid at the approval's own time under what is known now.
 	var counted []string
 	for _, ap := range approvals {
-		k, ok := x.next.Keys[ap.Kid]
-		if !ok || x.next.Members[ap.Member].Status != StatusActive || k.validAt(ap.At) != nil {
-			continue
+		if counts(ap) {
+			counted = append(counted, ap.Kid)
 		}
-		counted = append(counted, ap.Kid)
 	}
 	need := x.next.Policy.Thresholds[p.Type].Required(x.next.activeMembers())
 	if len(counted) < need {

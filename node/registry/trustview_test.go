@@ -1,0 +1,185 @@
+package registry_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/node/registry/registrytest"
+	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/protocol/jws"
+)
+
+// message signs a minimal event payload created at ts.
+func message(t testing.TB, s *jws.Signer, ts registry.Timestamp) []byte {
+	t.Helper()
+	p, _ := json.Marshal(map[string]any{"messageType": protocol.MTLiveBirth, "createdAt": ts.Time().Format(time.RFC3339)})
+	tok, err := s.Sign(protocol.TypEvent, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// verifyAt is what the exchange does: verify the signature with the view,
+// then check the key's validity at the message's time.
+func verifyAt(view *registry.TrustView, tok []byte, ts registry.Timestamp) error {
+	v, err := jws.Verify(tok, view, jws.Options{Typ: protocol.TypEvent})
+	if err != nil {
+		return err
+	}
+	return view.ValidAt(v.Kid, ts.Time())
+}
+
+// TestTrustView is DESIGN.md §10 and SPEC §2: a key is valid for a message
+// if it was valid at the message's time.
+func TestTrustView(t *testing.T) {
+	t.Run("ok/retired-key-still-verifies-old-message", func(t *testing.T) {
+		n, s := net3(t)
+		tj := n.Member("TJ")
+		old := message(t, tj.Sig, n.Now)
+		n.Advance(365 * 24 * time.Hour) // retired a year later
+		s = n.MustApply(s, n.Sign(n.Command(registry.CmdKeyRetire, "TJ", registry.KeyRetireArgs{Kid: tj.Sig.Kid()}), tj.Gov), registry.OutcomeAccepted)
+		view := registry.NewTrustView(s)
+		if err := verifyAt(view, old, registrytest.GenesisTime+60); err != nil {
+			t.Fatalf("old message: %v", err)
+		}
+		if err := verifyAt(view, message(t, tj.Sig, n.Now), n.Now); protocol.CodeOf(err) != protocol.CodeKeyNotValid {
+			t.Fatalf("message after retirement: %v", err)
+		}
+	})
+	t.Run("ok/key-valid-before-compromise", func(t *testing.T) {
+		n, s := net3(t)
+		tj := n.Member("TJ")
+		T := n.Now + 3600
+		n.Advance(2 * time.Hour)
+		s = n.MustApply(s, n.Sign(n.Command(registry.CmdKeyRevoke, "TJ", registry.KeyRevokeArgs{Kid: tj.Sig.Kid(), Reason: registry.RevokeCompromised, CompromisedSince: T}), tj.Gov), registry.OutcomeAccepted)
+		view := registry.NewTrustView(s)
+		if err := verifyAt(view, message(t, tj.Sig, T-1), T-1); err != nil {
+			t.Fatalf("before T: %v", err)
+		}
+	})
+	t.Run("fail/compromised-key-after-T", func(t *testing.T) {
+		n, s := net3(t)
+		tj := n.Member("TJ")
+		T := n.Now + 3600
+		n.Advance(2 * time.Hour)
+		s = n.MustApply(s, n.Sign(n.Command(registry.CmdKeyRevoke, "TJ", registry.KeyRevokeArgs{Kid: tj.Sig.Kid(), Reason: registry.RevokeCompromised, CompromisedSince: T}), tj.Gov), registry.OutcomeAccepted)
+		view := registry.NewTrustView(s)
+		for _, ts := range []registry.Timestamp{T, T + 1, n.Now} {
+			if err := verifyAt(view, message(t, tj.Sig, ts), ts); protocol.CodeOf(err) != protocol.CodeKeyNotValid {
+				t.Fatalf("at %s: %v", ts, err)
+			}
+		}
+	})
+	t.Run("fail/governance-key-signs-a-message", func(t *testing.T) {
+		n, s := net3(t)
+		view := registry.NewTrustView(s)
+		err := verifyAt(view, message(t, n.Member("TJ").Gov, n.Now), n.Now)
+		if protocol.CodeOf(err) != protocol.CodeKeyUnknown {
+			t.Fatalf("%v", err)
+		}
+		if _, ok := view.KeyInfo(n.Member("TJ").Gov.Kid()); !ok {
+			t.Fatal("KeyInfo must know governance keys")
+		}
+	})
+	t.Run("fail/unknown-key", func(t *testing.T) {
+		n, s := net3(t)
+		err := verifyAt(registry.NewTrustView(s), message(t, n.NewKey("TJ", jws.AlgES256), n.Now), n.Now)
+		if protocol.CodeOf(err) != protocol.CodeKeyUnknown {
+			t.Fatalf("%v", err)
+		}
+	})
+	t.Run("fail/key-before-not-before-or-after-not-after", func(t *testing.T) {
+		n, s := net3(t)
+		view := registry.NewTrustView(s)
+		info, _ := view.KeyInfo(n.Member("TJ").Sig.Kid())
+		for _, ts := range []registry.Timestamp{info.NotBefore - 1, info.NotAfter} {
+			if err := view.ValidAt(info.Key.Kid, ts.Time()); protocol.CodeOf(err) != protocol.CodeKeyNotValid {
+				t.Fatalf("at %s: %v", ts, err)
+			}
+		}
+		if err := view.ValidAt(info.Key.Kid, (info.NotAfter - 1).Time()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("fail/member-suspended-at-message-time", func(t *testing.T) {
+		n, s := net3(t)
+		kz := n.Member("KZ")
+		before := n.Now
+		n.Advance(time.Hour)
+		s = n.MustApply(s, n.Sign(suspend(n, "TJ", "KZ"), n.Gov("TJ", "TR")...), registry.OutcomeAccepted)
+		suspendedAt := s.ConsensusTime()
+		n.Advance(time.Hour)
+		s = n.MustApply(s, n.Sign(n.Command(registry.CmdMemberReinstate, "TJ", registry.ReinstateArgs{Member: "KZ"}), n.Gov("TJ", "TR")...), registry.OutcomeAccepted)
+		view := registry.NewTrustView(s)
+		if err := view.ValidAt(kz.Sig.Kid(), before.Time()); err != nil {
+			t.Fatalf("before suspension: %v", err)
+		}
+		if err := view.ValidAt(kz.Sig.Kid(), (suspendedAt + 60).Time()); protocol.CodeOf(err) != protocol.CodeKeyNotValid {
+			t.Fatalf("while suspended: %v", err)
+		}
+		if err := view.ValidAt(kz.Sig.Kid(), n.Now.Time()); err != nil {
+			t.Fatalf("after reinstatement: %v", err)
+		}
+	})
+}
+
+// TestLookupKeyDoesNotAllocate is the "lock-free, allocation-free" promise
+// of DESIGN.md §10.
+func TestLookupKeyDoesNotAllocate(t *testing.T) {
+	n, s := net3(t)
+	view := registry.NewTrustView(s)
+	kid := n.Member("TR").Sig.Kid()
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, ok := view.LookupKey(kid); !ok {
+			t.Fatal("not found")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("LookupKey allocates %.1f times", allocs)
+	}
+}
+
+// BenchmarkTrustViewLookupKey measures the message path's key lookup in a
+// view of 30 members with 4 keys each.
+func BenchmarkTrustViewLookupKey(b *testing.B) {
+	members := make([]string, 30)
+	for i := range members {
+		members[i] = fmt.Sprintf("%c%c", 'A'+i/26, 'A'+i%26)
+	}
+	n := registrytest.New(b, members...)
+	s := n.State()
+	for _, id := range members {
+		m := n.Member(id)
+		for range 2 {
+			k := n.NewKey(id, jws.AlgES256)
+			s = n.MustApply(s, n.Sign(n.Command(registry.CmdKeyAdd, id, registry.KeyAddArgs{Member: id, Key: n.Spec(k, registry.RoleSigning, n.Now)}), m.Gov, k), registry.OutcomeAccepted)
+		}
+	}
+	view := registry.NewTrustView(s)
+	kids := []string{n.Member("AA").Sig.Kid(), n.Member("BD").Sig.Kid(), n.Member("AP").Sig.Kid()}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, ok := view.LookupKey(kids[i%len(kids)]); !ok {
+			b.Fatal("not found")
+		}
+	}
+}
+
+// BenchmarkTrustViewValidAt measures the validity check after a signature.
+func BenchmarkTrustViewValidAt(b *testing.B) {
+	n := registrytest.New(b, "TJ", "TR", "KZ")
+	view := registry.NewTrustView(n.State())
+	kid := n.Member("TR").Sig.Kid()
+	at := n.Now.Time()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := view.ValidAt(kid, at); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
