@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/ecrn/crvsx/protocol/jws"
+	"github.com/spf13/cobra"
+)
+
+var memberRE = regexp.MustCompile(`^[A-Z]{2}$`)
+
+func newKeysCmd(e *env) *cobra.Command {
+	keys := &cobra.Command{
+		Use:   "keys",
+		Short: "Generate and inspect signing keys (JWK files, RFC 7517)",
+	}
+	keys.AddCommand(newKeysGenerateCmd(e), newKeysJWKSCmd(e))
+	return keys
+}
+
+func newKeysGenerateCmd(e *env) *cobra.Command {
+	var member, alg, out string
+	cmd := &cobra.Command{
+		Use:   "generate --member CC [--alg ES256|EdDSA] --out DIR",
+		Short: "Generate a signing key pair for a member",
+		Long: `Generate a signing key pair for a member of the network and write it as two
+JWK files (RFC 7517) in DIR:
+
+  <kid>.private.jwk  the private key, mode 0600 — keep it secret
+  <kid>.public.jwk   the public key, to publish in the registry or a trust set
+
+Each JWK carries kid, alg, use "sig" and the member's country code
+(protocol/SPEC.md §2). Existing files are never overwritten. The kid is
+printed on stdout.`,
+		Example: `  crvsx keys generate --member TJ --out ./keys
+  crvsx keys generate --member TR --alg EdDSA --out ./keys`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !memberRE.MatchString(member) {
+				return fmt.Errorf("--member must be an ISO 3166-1 alpha-2 code in capitals, such as TJ; got %q", member)
+			}
+			if alg != "ES256" && alg != "EdDSA" {
+				return fmt.Errorf("--alg must be ES256 or EdDSA; got %q", alg)
+			}
+			if out == "" {
+				return fmt.Errorf("--out DIR is required")
+			}
+			signer, err := jws.GenerateKey(member, alg)
+			if err != nil {
+				return err
+			}
+			priv, err := jws.MarshalPrivateJWK(signer)
+			if err != nil {
+				return err
+			}
+			pub, err := jws.MarshalPublicJWK(signer.Public())
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			base := strings.ReplaceAll(signer.Kid(), ":", "_")
+			privPath := filepath.Join(out, base+".private.jwk")
+			pubPath := filepath.Join(out, base+".public.jwk")
+			if err := writeNew(privPath, priv, 0o600); err != nil {
+				return err
+			}
+			if err := writeNew(pubPath, pub, 0o644); err != nil {
+				os.Remove(privPath)
+				return err
+			}
+			fmt.Fprintln(e.stdout, signer.Kid())
+			fmt.Fprintf(e.stderr, "wrote %s (private, 0600) and %s\n", privPath, pubPath)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&member, "member", "", "the member's ISO 3166-1 alpha-2 country code (required)")
+	cmd.Flags().StringVar(&alg, "alg", "ES256", "signature algorithm: ES256 or EdDSA")
+	cmd.Flags().StringVar(&out, "out", "", "directory to write the two JWK files to (required)")
+	return cmd
+}
+
+func newKeysJWKSCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "jwks PUBLIC.jwk...",
+		Short: "Assemble public JWK files into a JWK Set for `crvsx verify --trust`",
+		Long: `Read public JWK files and print a JWK Set (RFC 7517 §5) on stdout. Private
+keys and duplicate kids are refused.`,
+		Example: `  crvsx keys jwks keys/*.public.jwk > trust.json`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var set []jws.Key
+			for _, name := range args {
+				b, err := e.readInput(name, 64<<10)
+				if err != nil {
+					return err
+				}
+				k, err := jws.ParsePublicJWK(b)
+				if err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				set = append(set, k)
+			}
+			out, err := jws.MarshalJWKSet(set)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(e.stdout, "%s\n", out)
+			return err
+		},
+	}
+}
+
+// writeNew writes a file that must not exist yet, durably: a key written
+// half or lost on a crash is worse than an error.
+func writeNew(path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
+}

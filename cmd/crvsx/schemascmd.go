@@ -1,0 +1,129 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/schemas"
+	"github.com/spf13/cobra"
+)
+
+func newSchemasCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "schemas",
+		Short: "List the embedded schemas and validate documents against them",
+	}
+	c.AddCommand(newSchemasListCmd(e), newSchemasValidateCmd(e))
+	return c
+}
+
+func newSchemasListCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the embedded schema bundles and their schemas",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			infos := schemas.Default().Schemas()
+			if asJSON {
+				return writeJSON(e, infos)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tNAME\tID")
+			for _, s := range infos {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Version, s.Name, s.ID)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
+
+type validateReport struct {
+	File          string           `json:"file"`
+	Valid         bool             `json:"valid"`
+	SchemaVersion string           `json:"schemaVersion,omitempty"`
+	MessageType   string           `json:"messageType,omitempty"`
+	Code          protocol.Code    `json:"code,omitempty"`
+	Issues        []protocol.Issue `json:"issues,omitempty"`
+	Warnings      []protocol.Issue `json:"warnings,omitempty"`
+}
+
+func newSchemasValidateCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Validate message documents against the schemas and the semantic rules",
+		Long: `Validate each FILE (a message's JSON, "-" for stdin) against the schema
+bundle it names in schemaVersion and the semantic rules, as a node does after
+verifying the signature.
+
+Every failure is printed as "FILE: CODE POINTER MESSAGE" on stdout (one line
+per issue; warnings are printed too but do not fail). Exit 0 when every file
+is valid, 1 otherwise. --json prints one report per file instead.`,
+		Example: `  crvsx schemas validate schemas/testdata/valid/*.json
+  crvsx schemas validate --json birth.json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := schemas.Default()
+			var reports []validateReport
+			bad := 0
+			for _, name := range args {
+				r := validateReport{File: name}
+				raw, err := e.readInput(name, maxInputBytes)
+				if err == nil {
+					var res *schemas.Result
+					res, err = v.Validate(raw)
+					if err == nil {
+						r.Valid = true
+						r.SchemaVersion, r.MessageType, r.Warnings = res.SchemaVersion, res.MessageType, res.Warnings
+					}
+				}
+				if err != nil {
+					bad++
+					r.Code = protocol.CodeOf(err)
+					if pe, ok := err.(*protocol.Error); ok {
+						r.Issues = pe.Issues
+						if len(r.Issues) == 0 {
+							r.Issues = []protocol.Issue{{Severity: protocol.SeverityError, Code: string(pe.Code), Pointer: pe.Pointer, Message: pe.Detail}}
+						}
+					} else {
+						r.Issues = []protocol.Issue{{Severity: protocol.SeverityError, Code: "UNREADABLE", Message: err.Error()}}
+					}
+				}
+				if !asJSON {
+					for _, is := range r.Issues {
+						fmt.Fprintf(e.stdout, "%s: %s\n", name, is)
+					}
+					for _, w := range r.Warnings {
+						fmt.Fprintf(e.stdout, "%s: warning %s\n", name, w)
+					}
+				}
+				reports = append(reports, r)
+			}
+			if asJSON {
+				if err := writeJSON(e, reports); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(e.stderr, "%d valid, %d invalid\n", len(args)-bad, bad)
+			}
+			if bad > 0 {
+				return invalid(fmt.Errorf("%d of %d documents are not valid", bad, len(args)))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON report per file")
+	return cmd
+}
+
+func writeJSON(e *env, v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

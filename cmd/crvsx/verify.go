@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ecrn/crvsx/node/exchange"
+	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/protocol/jws"
+	"github.com/spf13/cobra"
+)
+
+func newVerifyCmd(e *env) *cobra.Command {
+	var (
+		trustFile string
+		typ       string
+		maxAge    time.Duration
+		skew      time.Duration
+		asJSON    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "verify --trust JWKS.json [--typ T] [--max-age D] FILE|-",
+		Short: "Verify a signed message offline, as a node would",
+		Long: `Verify a compact JWS message offline with every check a node runs on an
+inbound message that does not need the registry (protocol/SPEC.md §6): the
+size limit, the header profile against a JWK Set of trusted public keys,
+the signature, the payload's JSON hygiene (I-JSON), the schemas and the
+semantic rules, typ against messageType, and the sender binding (the
+signing key's member is sender.country).
+
+It checks validity, not freshness: an archived message signed years ago
+still verifies. --max-age turns the node's age limit on; a createdAt more
+than --skew ahead of this machine's clock is always refused.
+
+The input is the token exactly as received; one trailing newline (as
+"crvsx sign" writes it) is removed, anything else is part of the token.
+
+Exit 0 and the signed payload on stdout when the message is valid (warnings
+on stderr); exit 1 and "CODE: detail" on stderr when it is not (--json
+also prints the RFC 9457 problem document on stdout); exit 2 on usage
+errors.`,
+		Example: `  crvsx keys jwks keys/*.public.jwk > trust.json
+  crvsx verify --trust trust.json birth.jws
+  crvsx verify --trust trust.json --max-age 168h --json - < birth.jws`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if trustFile == "" {
+				return fmt.Errorf("--trust JWKS.json is required")
+			}
+			tb, err := e.readInput(trustFile, 4<<20)
+			if err != nil {
+				return err
+			}
+			keys, err := jws.ParseJWKSet(tb)
+			if err != nil {
+				return fmt.Errorf("%s: %w", trustFile, err)
+			}
+			if typ != "" && !knownTyp(typ) {
+				return fmt.Errorf("--typ %q is not a typ of the protocol (%v)", typ, protocol.Typs)
+			}
+			raw, err := e.readInput(args[0], protocol.MaxMessageBytes+1)
+			if err != nil && protocol.CodeOf(err) == "" {
+				return err
+			}
+			if err == nil {
+				raw = bytes.TrimSuffix(raw, []byte("\n"))
+				v := &exchange.Verifier{Keys: keys, Typ: typ, Skew: skew, MaxAge: maxAge}
+				var msg *exchange.Verified
+				msg, err = v.Verify(raw, time.Now())
+				if err == nil {
+					for _, w := range msg.Warnings {
+						fmt.Fprintf(e.stderr, "warning: %s\n", w)
+					}
+					fmt.Fprintf(e.stderr, "valid: %s\n", msg)
+					_, err := fmt.Fprintf(e.stdout, "%s\n", msg.Payload)
+					return err
+				}
+			}
+			return reportRefusal(e, err, asJSON)
+		},
+	}
+	cmd.Flags().StringVar(&trustFile, "trust", "", "JWK Set (RFC 7517) of the trusted public keys (required)")
+	cmd.Flags().StringVar(&typ, "typ", "", "the typ the message must have (default: the one its messageType travels as)")
+	cmd.Flags().DurationVar(&maxAge, "max-age", 0, "refuse a message created longer ago than this (0: no age limit)")
+	cmd.Flags().DurationVar(&skew, "skew", 5*time.Minute, "clock skew allowed for a createdAt in the future")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the RFC 9457 problem document on stdout when invalid")
+	return cmd
+}
+
+func knownTyp(t string) bool {
+	for _, k := range protocol.Typs {
+		if k == t {
+			return true
+		}
+	}
+	return false
+}
+
+// reportRefusal prints a refusal: "CODE: detail" and the issues on stderr,
+// and the problem document on stdout with --json. Internal errors (no
+// code) are usage errors, exit 2.
+func reportRefusal(e *env, err error, asJSON bool) error {
+	code := protocol.CodeOf(err)
+	if code == "" {
+		return err
+	}
+	p := protocol.ProblemFor(err)
+	fmt.Fprintf(e.stderr, "%s: %s\n", code, p.Detail)
+	for _, is := range p.Issues {
+		fmt.Fprintf(e.stderr, "  %s\n", is)
+	}
+	if asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if werr := enc.Encode(p); werr != nil {
+			return werr
+		}
+	}
+	return invalid(err)
+}
