@@ -54,9 +54,11 @@ var b64 = base64.RawURLEncoding.Strict()
 // Verify checks a compact JWS under the network's profile in the order of
 // SPEC §6.1–§6.4 and returns the verified header, payload and key. Every
 // refusal is a *protocol.Error with the code of the first failed step; an
-// error without a code is a fault of the caller or of the trust view (an
-// empty Options.Typ, a trust-view key that is not usable), never of the
-// token. Verify does not read the payload (SPEC §6.5 and later are the
+// error without a code is a fault of the caller or of the trust view
+// (Options with neither or both of Typ and AnyTyp, a trust-view key that is
+// not usable), never of the token. Refusals carry no JSON Pointer: the
+// place is in the protected header, not in the message, and the detail
+// names it. Verify does not read the payload (SPEC §6.5 and later are the
 // caller's) and never panics.
 func Verify(token []byte, keys KeyLookup, opts Options) (*Verified, error) {
 	if (opts.Typ == "") == !opts.AnyTyp {
@@ -134,7 +136,10 @@ func Verify(token []byte, keys KeyLookup, opts Options) (*Verified, error) {
 		if errors.As(err, &pe) {
 			detail = pe.Detail
 		}
-		return nil, &protocol.Error{Code: code, Detail: "protected header: " + detail, Pointer: pointerOf(err), Err: err}
+		if pe != nil && pe.Pointer != "" {
+			detail += " (at " + pe.Pointer + " in the protected header)"
+		}
+		return nil, &protocol.Error{Code: code, Detail: "protected header: " + detail, Err: err}
 	}
 	var hdr map[string]any
 	if err := json.Unmarshal(header, &hdr); err != nil {
@@ -145,7 +150,7 @@ func Verify(token []byte, keys KeyLookup, opts Options) (*Verified, error) {
 	// > zip is present: otherwise JWS_HEADER_FORBIDDEN.
 	for _, name := range forbiddenHeaders {
 		if _, ok := hdr[name]; ok {
-			return nil, &protocol.Error{Code: protocol.CodeHeaderForbidden, Detail: fmt.Sprintf("header member %q is not allowed by the profile", name), Pointer: protocol.Pointer(name)}
+			return nil, &protocol.Error{Code: protocol.CodeHeaderForbidden, Detail: fmt.Sprintf("header member %q is not allowed by the profile", name)}
 		}
 	}
 
@@ -153,16 +158,16 @@ func Verify(token []byte, keys KeyLookup, opts Options) (*Verified, error) {
 	// > case (JWS_ALG_NONE), and is exactly ES256 or EdDSA (JWS_ALG_NOT_ALLOWED).
 	rawAlg, ok := hdr["alg"]
 	if !ok {
-		return nil, &protocol.Error{Code: protocol.CodeAlgMissing, Detail: "no alg in the protected header", Pointer: "/alg"}
+		return nil, &protocol.Error{Code: protocol.CodeAlgMissing, Detail: "no alg in the protected header"}
 	}
 	alg, ok := rawAlg.(string)
 	switch {
 	case ok && strings.EqualFold(alg, "none"):
-		return nil, &protocol.Error{Code: protocol.CodeAlgNone, Detail: "alg none: unsecured JWS are not accepted", Pointer: "/alg"}
+		return nil, &protocol.Error{Code: protocol.CodeAlgNone, Detail: "alg none: unsecured JWS are not accepted"}
 	case !ok:
-		return nil, &protocol.Error{Code: protocol.CodeAlgNotAllowed, Detail: "alg is not a string", Pointer: "/alg"}
+		return nil, &protocol.Error{Code: protocol.CodeAlgNotAllowed, Detail: "alg is not a string"}
 	case alg != AlgES256 && alg != AlgEdDSA:
-		return nil, &protocol.Error{Code: protocol.CodeAlgNotAllowed, Detail: fmt.Sprintf("alg %q is not ES256 or EdDSA", truncate(alg)), Pointer: "/alg"}
+		return nil, &protocol.Error{Code: protocol.CodeAlgNotAllowed, Detail: fmt.Sprintf("alg %q is not ES256 or EdDSA", truncate(alg))}
 	}
 
 	// > SPEC §6.3.3 kid is present in the protected header (JWS_KID_MISSING)
@@ -170,25 +175,25 @@ func Verify(token []byte, keys KeyLookup, opts Options) (*Verified, error) {
 	// > (JWS_KID_INVALID).
 	rawKid, ok := hdr["kid"]
 	if !ok {
-		return nil, &protocol.Error{Code: protocol.CodeKidMissing, Detail: "no kid in the protected header", Pointer: "/kid"}
+		return nil, &protocol.Error{Code: protocol.CodeKidMissing, Detail: "no kid in the protected header"}
 	}
 	kid, ok := rawKid.(string)
 	switch {
 	case !ok:
-		return nil, &protocol.Error{Code: protocol.CodeKidInvalid, Detail: "kid is not a string", Pointer: "/kid"}
+		return nil, &protocol.Error{Code: protocol.CodeKidInvalid, Detail: "kid is not a string"}
 	case kid == "":
-		return nil, &protocol.Error{Code: protocol.CodeKidInvalid, Detail: "kid is empty", Pointer: "/kid"}
+		return nil, &protocol.Error{Code: protocol.CodeKidInvalid, Detail: "kid is empty"}
 	case len(kid) > protocol.MaxKidLength:
-		return nil, &protocol.Error{Code: protocol.CodeKidInvalid, Detail: fmt.Sprintf("kid of %d bytes is longer than %d", len(kid), protocol.MaxKidLength), Pointer: "/kid"}
+		return nil, &protocol.Error{Code: protocol.CodeKidInvalid, Detail: fmt.Sprintf("kid of %d bytes is longer than %d", len(kid), protocol.MaxKidLength)}
 	case !printableASCII(kid):
-		return nil, &protocol.Error{Code: protocol.CodeKidInvalid, Detail: "kid has characters outside printable ASCII", Pointer: "/kid"}
+		return nil, &protocol.Error{Code: protocol.CodeKidInvalid, Detail: "kid has characters outside printable ASCII"}
 	}
 
 	// > SPEC §6.3.4 typ is present and equals the endpoint's kind,
 	// > compared case-insensitively as RFC 7515 §4.1.9 allows.
 	rawTyp, ok := hdr["typ"]
 	if !ok {
-		return nil, &protocol.Error{Code: protocol.CodeTypMismatch, Detail: fmt.Sprintf("no typ in the protected header; this endpoint accepts %q", opts.Typ), Pointer: "/typ"}
+		return nil, &protocol.Error{Code: protocol.CodeTypMismatch, Detail: fmt.Sprintf("no typ in the protected header; this endpoint accepts %q", opts.Typ)}
 	}
 	typ, ok := rawTyp.(string)
 	if !ok || !typAccepted(typ, opts) {
@@ -196,7 +201,7 @@ func Verify(token []byte, keys KeyLookup, opts Options) (*Verified, error) {
 		if opts.AnyTyp {
 			want = strings.Join(protocol.Typs, ", ")
 		}
-		return nil, &protocol.Error{Code: protocol.CodeTypMismatch, Detail: fmt.Sprintf("typ %q; accepted: %s", truncate(fmt.Sprint(rawTyp)), want), Pointer: "/typ"}
+		return nil, &protocol.Error{Code: protocol.CodeTypMismatch, Detail: fmt.Sprintf("typ %q; accepted: %s", truncate(fmt.Sprint(rawTyp)), want)}
 	}
 	// > SPEC §6.3.5 Any other header member is accepted and ignored.
 
@@ -221,7 +226,7 @@ func Verify(token []byte, keys KeyLookup, opts Options) (*Verified, error) {
 		return nil, protocol.Errorf(protocol.CodeKeyUse, "key %q has use %q, not %q", kid, key.Use, UseSig)
 	}
 	if alg != key.Alg {
-		return nil, &protocol.Error{Code: protocol.CodeAlgKeyMismatch, Detail: fmt.Sprintf("header alg %q differs from alg %q registered for key %q", alg, key.Alg, kid), Pointer: "/alg"}
+		return nil, &protocol.Error{Code: protocol.CodeAlgKeyMismatch, Detail: fmt.Sprintf("header alg %q differs from alg %q registered for key %q", alg, key.Alg, kid)}
 	}
 	// From here on alg is the key's registered alg. Key material that
 	// does not fit it is the trust view's fault, not the sender's.
@@ -352,14 +357,6 @@ func usablePublic(alg string, pub any) bool {
 		return ok && len(p) == ed25519.PublicKeySize
 	}
 	return false
-}
-
-func pointerOf(err error) string {
-	var pe *protocol.Error
-	if errors.As(err, &pe) {
-		return pe.Pointer
-	}
-	return ""
 }
 
 // truncate keeps peer-controlled text in a detail short.
