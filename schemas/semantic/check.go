@@ -139,23 +139,12 @@ func (c *checker) envelope() {
 
 // --- the generic walk: every string, every object --------------------------
 
-// dateKeys are the members holding civil dates that cannot lie after the
-// message was created. validUntil (an identifier's expiry) is not one.
-var dateKeys = map[string]bool{
-	"dateOfOccurrence": true, "registrationDate": true, "birthDate": true,
-	"decisionDate": true, "finalDate": true, "effectiveDate": true,
-	"issueDate": true, "date": true, "dateOfInjury": true,
-}
-
-// timestampKeys are the payload timestamps that record a past moment.
-var timestampKeys = map[string]bool{"receivedAt": true, "attestedAt": true, "obtainedAt": true}
-
 func (c *checker) walk(v any, key string) {
 	switch x := v.(type) {
 	case map[string]any:
-		c.object(x)
 		for k, e := range x {
 			c.path = append(c.path, k)
+			c.member(x, k, e)
 			c.walk(e, k)
 			c.path = c.path[:len(c.path)-1]
 		}
@@ -170,6 +159,22 @@ func (c *checker) walk(v any, key string) {
 	}
 }
 
+// isDateKey tells the members holding civil dates that cannot lie after the
+// message was created. validUntil (an identifier's expiry) is not one.
+func isDateKey(k string) bool {
+	switch k {
+	case "dateOfOccurrence", "registrationDate", "birthDate", "decisionDate", "finalDate",
+		"effectiveDate", "issueDate", "date", "dateOfInjury":
+		return true
+	}
+	return false
+}
+
+// isTimestampKey tells the payload timestamps that record a past moment.
+func isTimestampKey(k string) bool {
+	return k == "receivedAt" || k == "attestedAt" || k == "obtainedAt"
+}
+
 func (c *checker) text(s, key string) {
 	if hasBidiControl(s) {
 		c.add(CodeBidiControl, c.here(), "text holds a bidirectional embedding, override or isolate control (U+202A–U+202E, U+2066–U+2069)")
@@ -178,47 +183,51 @@ func (c *checker) text(s, key string) {
 		return
 	}
 	switch {
-	case dateKeys[key]:
+	case isDateKey(key):
 		if d, ok := parseDate(s); ok && cmpDate(d, c.latest) > 0 {
 			c.add(CodeDateAfterCreatedAt, c.here(), "date %s is after the message was created (%s)", s, c.created.Format(time.RFC3339))
 		}
-	case timestampKeys[key]:
+	case isTimestampKey(key):
 		if t, ok := parseTimestamp(s); ok && t.After(c.created.Add(ClockSkew)) {
 			c.add(CodeTimestampAfterCreatedAt, c.here(), "timestamp %s is after the message was created (%s)", s, c.created.Format(time.RFC3339))
 		}
 	}
 }
 
-// object runs the rules that belong to any object of a given shape,
-// wherever it is in the message.
-func (c *checker) object(m map[string]any) {
-	for _, k := range [...]string{"names", "motherNames", "fatherNames"} {
-		if names := arr(m[k]); names != nil {
-			for i, n := range names {
-				if n := obj(n); n != nil {
-					c.name(n, ptrTokens(c.path, k, strconv.Itoa(i)))
-				}
+// member runs the rules that belong to a member of a given name, wherever
+// it is in the message; c.path ends with k, the member of parent.
+func (c *checker) member(parent map[string]any, k string, v any) {
+	switch k {
+	case "names", "motherNames", "fatherNames":
+		for i, n := range arr(v) {
+			if n := obj(n); n != nil {
+				c.path = append(c.path, strconv.Itoa(i))
+				c.name(n)
+				c.path = c.path[:len(c.path)-1]
 			}
 		}
-	}
-	if s, ok := m["familyNameAfterEvent"].(string); ok {
-		if _, mixed := nameScripts(s); mixed {
-			c.add(CodeNameMixedScript, c.here("familyNameAfterEvent"), "a word of the name mixes scripts")
+	case "familyNameAfterEvent":
+		if s, ok := v.(string); ok {
+			if _, mixed := nameScripts(s); mixed {
+				c.add(CodeNameMixedScript, c.here(), "a word of %q mixes scripts (e.g. a Cyrillic letter in a Latin name)", s)
+			}
 		}
-	}
-	if ids := arr(m["identifiers"]); ids != nil {
-		c.identifiers(m, ids)
-	}
-	if est := obj(m["estimatedAgeYears"]); est != nil {
+	case "identifiers":
+		if ids := arr(v); ids != nil {
+			c.identifiers(parent, ids)
+		}
+	case "estimatedAgeYears":
+		est := obj(v)
 		lo, ok1 := integer(est["min"])
 		hi, ok2 := integer(est["max"])
 		if ok1 && ok2 && lo > hi {
-			c.add(CodeEstimatedAgeInverted, c.here("estimatedAgeYears"), "estimated age minimum %d is above the maximum %d", lo, hi)
+			c.add(CodeEstimatedAgeInverted, c.here(), "estimated age minimum %d is above the maximum %d", lo, hi)
 		}
-	}
-	if dec, ok := dateAt(m, "decisionDate"); ok {
-		if fin, ok := dateAt(m, "finalDate"); ok && cmpDate(fin, dec) < 0 {
-			c.add(CodeFinalBeforeDecision, c.here("finalDate"), "the decision became final before it was made")
+	case "finalDate":
+		if dec, ok := dateAt(parent, "decisionDate"); ok {
+			if fin, ok := dateAt(parent, "finalDate"); ok && cmpDate(fin, dec) < 0 {
+				c.add(CodeFinalBeforeDecision, c.here(), "the decision became final before it was made")
+			}
 		}
 	}
 }
@@ -232,9 +241,9 @@ func ptrTokens(base []string, more ...string) []string {
 
 var nameParts = [...]string{"fullName", "familyName", "givenNames", "patronymic"}
 
-// name checks one name object at path: mixed scripts in a word, letters
+// name checks the name object at c.path: mixed scripts in a word, letters
 // outside the declared script, parts missing from the full name.
-func (c *checker) name(n map[string]any, path []string) {
+func (c *checker) name(n map[string]any) {
 	want := scriptBits(str(n["script"]))
 	for _, k := range nameParts {
 		s, ok := n[k].(string)
@@ -244,9 +253,9 @@ func (c *checker) name(n map[string]any, path []string) {
 		all, mixed := nameScripts(s)
 		switch {
 		case mixed:
-			c.add(CodeNameMixedScript, ptr(path, k), "a word of %q mixes scripts (e.g. a Cyrillic letter in a Latin name)", s)
+			c.add(CodeNameMixedScript, c.here(k), "a word of %q mixes scripts (e.g. a Cyrillic letter in a Latin name)", s)
 		case want != 0 && all&^want != 0:
-			c.add(CodeNameScriptMismatch, ptr(path, k), "%q has letters outside the declared script %s", s, str(n["script"]))
+			c.add(CodeNameScriptMismatch, c.here(k), "%q has letters outside the declared script %s", s, str(n["script"]))
 		}
 	}
 	full, ok := n["fullName"].(string)
@@ -263,7 +272,7 @@ func (c *checker) name(n map[string]any, path []string) {
 			foldedFull = FoldName(full)
 		}
 		if !strings.Contains(foldedFull, FoldName(part)) {
-			c.add(CodeNamePartNotInFull, ptr(path, k), "%s %q is not part of fullName %q", k, part, full)
+			c.add(CodeNamePartNotInFull, c.here(k), "%s %q is not part of fullName %q", k, part, full)
 		}
 	}
 }
@@ -288,10 +297,10 @@ func (c *checker) identifiers(holder map[string]any, ids []any) {
 		}
 		scheme, value := str(id["scheme"]), str(id["value"])
 		idx := strconv.Itoa(i)
-		valuePtr := c.here("identifiers", idx, "value")
+		valuePtr := c.here(idx, "value")
 		if want := schemeCountry(scheme); want != "" {
 			if got := str(id["issuingCountry"]); got != "" && got != want {
-				c.add(CodeIdentifierCountry, c.here("identifiers", idx, "issuingCountry"), "a %s is issued by %s, not %s", scheme, want, got)
+				c.add(CodeIdentifierCountry, c.here(idx, "issuingCountry"), "a %s is issued by %s, not %s", scheme, want, got)
 			}
 		}
 		var (
