@@ -73,7 +73,11 @@ func ParseTimestamp(s string) (Timestamp, error) {
 	if err != nil || t.Format(timeLayout) != s {
 		return 0, fmt.Errorf("time %q: must be RFC 3339 UTC with whole seconds, like 2026-01-02T15:04:05Z", s)
 	}
-	return TimestampOf(t), nil
+	ts := TimestampOf(t)
+	if ts < minTimestamp || ts > maxTimestamp {
+		return 0, fmt.Errorf("time %q: out of range", s)
+	}
+	return ts, nil
 }
 
 // canonicalJSON returns the RFC 8785 (JCS) encoding of v as encoding/json

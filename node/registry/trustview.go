@@ -17,6 +17,7 @@ type TrustView struct {
 	keys          map[string]*viewKey
 	nodes         map[string]Node
 	nodesByPin    map[string]string
+	members       map[string]string // member → current status
 	genesisHash   string
 	appliedIndex  uint64
 	consensusTime Timestamp
@@ -51,6 +52,7 @@ func NewTrustView(s *State) *TrustView {
 		keys:          make(map[string]*viewKey, len(s.c.Keys)),
 		nodes:         make(map[string]Node, len(s.c.Nodes)),
 		nodesByPin:    make(map[string]string, len(s.c.Nodes)),
+		members:       make(map[string]string, len(s.c.Members)),
 		genesisHash:   s.genesisHash,
 		appliedIndex:  s.appliedIndex,
 		consensusTime: s.consensusTime,
@@ -60,6 +62,9 @@ func NewTrustView(s *State) *TrustView {
 	for kid, k := range s.c.Keys {
 		v.keys[kid] = &viewKey{key: k.pub, role: k.Role, status: k.Status, notBefore: k.NotBefore, notAfter: k.NotAfter,
 			retiredAt: k.RetiredAt, compromisedSince: k.CompromisedSince, member: s.c.Members[k.Member].History}
+	}
+	for id, m := range s.c.Members {
+		v.members[id] = m.Status
 	}
 	for id, n := range s.c.Nodes {
 		v.nodes[id] = n

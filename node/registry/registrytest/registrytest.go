@@ -8,7 +8,11 @@
 package registrytest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -239,4 +243,19 @@ func (n *Network) MustApply(s *registry.State, data []byte, want registry.Outcom
 		n.tb.Fatalf("registrytest: %s %s: outcome %s (%s %s), want %s", res.Type, res.CommandID, res.Outcome, res.Reason, res.Detail, want)
 	}
 	return next
+}
+
+// TLSKey generates a node's TLS key (ECDSA P-256) and returns it with the
+// DER SubjectPublicKeyInfo whose SHA-256 is the node's pin.
+func TLSKey(tb testing.TB) (*ecdsa.PrivateKey, []byte) {
+	tb.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k, der
 }
