@@ -111,7 +111,7 @@ func parseDocument(doc []byte) (*GenesisDocument, *content, error) {
 	}
 	var d GenesisDocument
 	if err := decodeStrict(doc, &d); err != nil {
-		return nil, nil, invalid("%v", err)
+		return nil, nil, invalid("%w", err)
 	}
 	if d.Format != GenesisFormat {
 		return nil, nil, invalid("format %q, want %q", d.Format, GenesisFormat)
@@ -123,7 +123,7 @@ func parseDocument(doc []byte) (*GenesisDocument, *content, error) {
 		return nil, nil, invalid("genesisTime is required")
 	}
 	if err := d.Policy.Validate(); err != nil {
-		return nil, nil, invalid("%v", err)
+		return nil, nil, invalid("%w", err)
 	}
 	if len(d.Members) == 0 {
 		return nil, nil, invalid("no founding members")
@@ -146,7 +146,7 @@ func parseDocument(doc []byte) (*GenesisDocument, *content, error) {
 			return nil, nil, invalid("member %s has no governance key", gm.ID)
 		}
 		if err := checkKeySpecs(gm.Keys, gm.ID); err != nil {
-			return nil, nil, invalid("member %s: %v", gm.ID, err)
+			return nil, nil, invalid("member %s: %w", gm.ID, err)
 		}
 		for _, ks := range gm.Keys {
 			k, rej := x.newKey(ks, gm.ID)
@@ -168,7 +168,7 @@ func parseDocument(doc []byte) (*GenesisDocument, *content, error) {
 			return nil, nil, invalid("node %s: no founding member %q", gn.ID, gn.Member)
 		}
 		if err := ns.validate(gn.Member); err != nil {
-			return nil, nil, invalid("%v", err)
+			return nil, nil, invalid("%w", err)
 		}
 		for _, n := range c.Nodes {
 			if n.ID == gn.ID || n.RaftAddress == gn.RaftAddress || n.TLSSPKISHA256 == gn.TLSSPKISHA256 {
@@ -187,7 +187,7 @@ func parseDocument(doc []byte) (*GenesisDocument, *content, error) {
 	for _, sc := range d.Schemas {
 		a := SchemaPublishArgs(sc)
 		if err := a.check(nil); err != nil {
-			return nil, nil, invalid("schema: %v", err)
+			return nil, nil, invalid("schema: %w", err)
 		}
 		if _, dup := c.Schemas[sc.Version]; dup {
 			return nil, nil, invalid("schema %s listed twice", sc.Version)
@@ -211,7 +211,7 @@ func ParseGenesis(doc []byte, endorsements [][]byte) (*Genesis, error) {
 	for i, tok := range endorsements {
 		v, err := jws.Verify(tok, lookup, jws.Options{Typ: protocol.TypRegistryCmd})
 		if err != nil {
-			return nil, invalid("endorsement %d: %v", i, err)
+			return nil, invalid("endorsement %d: %w", i, err)
 		}
 		cmd, rej := parseCommand(v.Payload)
 		if rej != nil {
@@ -239,7 +239,7 @@ func ParseGenesis(doc []byte, endorsements [][]byte) (*Genesis, error) {
 	}
 	h, err := c.hash()
 	if err != nil {
-		return nil, invalid("%v", err)
+		return nil, invalid("%w", err)
 	}
 	raw, _ := hex.DecodeString(hash)
 	st := &State{genesisHash: hash, consensusTime: d.GenesisTime, c: c, contentHash: h, usedIDs: map[string]uint64{}}
@@ -270,7 +270,7 @@ type EndorsementsFile struct {
 func ParseEndorsementsFile(data, doc []byte) ([][]byte, error) {
 	var f EndorsementsFile
 	if err := decodeStrict(data, &f); err != nil {
-		return nil, invalid("endorsements file: %v", err)
+		return nil, invalid("endorsements file: %w", err)
 	}
 	if f.GenesisSHA256 != sum(doc) {
 		return nil, invalid("endorsements file is for genesis %s, the document is %s", f.GenesisSHA256, sum(doc))

@@ -265,8 +265,11 @@ func canonicalJWK(k jws.Key) (json.RawMessage, error) {
 	switch p := k.Public.(type) {
 	case *ecdsa.PublicKey:
 		b, err := p.Bytes()
-		if err != nil || len(b) != 65 {
-			return nil, fmt.Errorf("key %s: %v", k.Kid, err)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: encode point: %w", k.Kid, err)
+		}
+		if len(b) != 65 {
+			return nil, fmt.Errorf("key %s: not an uncompressed P-256 point", k.Kid)
 		}
 		m["kty"], m["crv"], m["x"], m["y"] = "EC", "P-256", enc.EncodeToString(b[1:33]), enc.EncodeToString(b[33:])
 	case ed25519.PublicKey:

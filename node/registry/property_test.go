@@ -115,7 +115,7 @@ func (g *gen) next(s *registry.State) []byte {
 		}
 		key := n.NewKey(issuer, []string{jws.AlgES256, jws.AlgEdDSA}[g.rng.IntN(2)])
 		g.signers[key.Kid()] = key
-		c = n.Command(registry.CmdKeyAdd, issuer, registry.KeyAddArgs{Member: issuer, Key: n.Spec(key, role, n.Now-int64ish(g.rng.IntN(100)))})
+		c = n.Command(registry.CmdKeyAdd, issuer, registry.KeyAddArgs{Member: issuer, Key: n.Spec(key, role, n.Now-secs(g.rng.IntN(100)))})
 		if g.rng.IntN(4) == 0 {
 			return g.signedBy(s, c, 1) // no proof of possession
 		}
@@ -132,7 +132,7 @@ func (g *gen) next(s *registry.State) []byte {
 	case 5:
 		keys := s.Keys()
 		key := keys[g.rng.IntN(len(keys))]
-		c = n.Command(registry.CmdKeyRevoke, issuer, registry.KeyRevokeArgs{Kid: key.Kid, Reason: registry.RevokeCompromised, CompromisedSince: n.Now - int64ish(g.rng.IntN(7200))})
+		c = n.Command(registry.CmdKeyRevoke, issuer, registry.KeyRevokeArgs{Kid: key.Kid, Reason: registry.RevokeCompromised, CompromisedSince: n.Now - secs(g.rng.IntN(7200))})
 		c.Propose = g.rng.IntN(2) == 0
 	case 6:
 		keys := s.Keys()
@@ -165,14 +165,14 @@ func (g *gen) next(s *registry.State) []byte {
 		return data
 	case 12:
 		c = n.Command(registry.CmdMemberSuspend, issuer, registry.SuspendArgs{Member: target, Reason: "r"})
-		c.IssuedAt -= int64ish(g.rng.IntN(2 * 86400)) // maybe too old
+		c.IssuedAt -= secs(g.rng.IntN(2 * 86400)) // maybe too old
 	default:
 		return g.garbage()
 	}
 	return g.signedBy(s, c, k)
 }
 
-func int64ish(i int) registry.Timestamp { return registry.Timestamp(i) }
+func secs(i int) registry.Timestamp { return registry.Timestamp(i) }
 
 func (g *gen) garbage() []byte {
 	b := make([]byte, g.rng.IntN(64))
@@ -207,9 +207,9 @@ func TestReplayProperty(t *testing.T) {
 				stamp := n.Now
 				switch g.rng.IntN(6) {
 				case 0:
-					stamp -= int64ish(g.rng.IntN(600)) // a leader behind
+					stamp -= secs(g.rng.IntN(600)) // a leader behind
 				case 1:
-					stamp += int64ish(g.rng.IntN(3 * 86400)) // a leader far ahead
+					stamp += secs(g.rng.IntN(3 * 86400)) // a leader far ahead
 				}
 				idx += 1 + uint64(g.rng.IntN(3)) // raft indexes have gaps
 				e := registry.Entry{Index: idx, Time: stamp, Data: data}

@@ -70,14 +70,14 @@ func RestoreSnapshot(data []byte, g *Genesis) (*State, error) {
 	}
 	var f snapshotFile
 	if err := decodeStrict(data, &f); err != nil {
-		return nil, corrupt("%v", err)
+		return nil, corrupt("%w", err)
 	}
 	if sum(f.Body) != f.SHA256 {
 		return nil, corrupt("checksum mismatch")
 	}
 	var b snapshotBody
 	if err := decodeStrict(f.Body, &b); err != nil {
-		return nil, corrupt("%v", err)
+		return nil, corrupt("%w", err)
 	}
 	if b.Format != SnapshotFormat {
 		return nil, corrupt("format %q", b.Format)
@@ -93,7 +93,7 @@ func RestoreSnapshot(data []byte, g *Genesis) (*State, error) {
 		return nil, corrupt("missing content maps")
 	}
 	if err := c.Policy.Validate(); err != nil {
-		return nil, corrupt("%v", err)
+		return nil, corrupt("%w", err)
 	}
 	for id, m := range c.Members {
 		if m.ID != id || len(m.History) == 0 || m.History[len(m.History)-1].Status != m.Status {
@@ -103,7 +103,7 @@ func RestoreSnapshot(data []byte, g *Genesis) (*State, error) {
 	for kid, k := range c.Keys {
 		pub, err := jws.ParsePublicJWK(k.JWK)
 		if err != nil {
-			return nil, corrupt("key %q: %v", kid, err)
+			return nil, corrupt("key %q: %w", kid, err)
 		}
 		want, err := canonicalJWK(pub)
 		if err != nil || !bytes.Equal(want, k.JWK) || pub.Kid != kid || pub.Member != k.Member || pub.Alg != k.Alg {
@@ -131,7 +131,7 @@ func RestoreSnapshot(data []byte, g *Genesis) (*State, error) {
 	}
 	copy(s.chainHead[:], head)
 	if s.contentHash, err = c.hash(); err != nil {
-		return nil, corrupt("%v", err)
+		return nil, corrupt("%w", err)
 	}
 	if s.Hash() != b.StateHash {
 		return nil, corrupt("state hash mismatch")

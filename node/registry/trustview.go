@@ -98,7 +98,7 @@ func (v *TrustView) ValidAt(kid string, t time.Time) error {
 	ts := TimestampOf(t)
 	k := Key{Kid: kid, NotBefore: e.notBefore, NotAfter: e.notAfter, Status: e.status, RetiredAt: e.retiredAt, CompromisedSince: e.compromisedSince}
 	if err := k.validAt(ts); err != nil {
-		return protocol.Errorf(protocol.CodeKeyNotValid, "%v; the message was created at %s", err, ts)
+		return protocol.Errorf(protocol.CodeKeyNotValid, "%w; the message was created at %s", err, ts)
 	}
 	if st := (Member{History: e.member}).StatusAt(ts); st != StatusActive {
 		return protocol.Errorf(protocol.CodeKeyNotValid, "member %s was not active at %s", e.key.Member, ts)
