@@ -20,6 +20,10 @@ const ClockSkew = 5 * time.Minute
 // Check returns every semantic finding on a schema-valid message, sorted by
 // (pointer, code). Pure: no clock, no I/O.
 //
+// > SPEC.md §6.6 3. The semantic rules of schemas/semantic/RULES.md hold:
+// > date order, identifier check digits, purpose and non-refoulement, text
+// > hygiene (SEMANTIC_VALIDATION_FAILED, with its issues).
+//
 // doc is the message as encoding/json decodes it with UseNumber, after NFC
 // normalisation. Check relies on the schema for types and shapes but never
 // panics on any decoded JSON: what it cannot read it does not judge.

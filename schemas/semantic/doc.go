@@ -29,5 +29,7 @@
 // that need the query it answers are in CheckAttestationAnswers, for the
 // node that holds the query.
 //
-// All functions are safe for concurrent use.
+// It implements protocol/SPEC.md §6.6 step 3 ("The semantic rules of
+// schemas/semantic/RULES.md hold … Warnings do not refuse a message; they
+// are reported in the receipt"). All functions are safe for concurrent use.
 package semantic
