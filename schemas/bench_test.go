@@ -1,28 +1,12 @@
 package schemas
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
-	"os"
 	"testing"
 )
-
-func mustBenchBirth(tb testing.TB) []byte {
-	tb.Helper()
-	raw, err := os.ReadFile("testdata/bench/birth.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		tb.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 func BenchmarkValidateBirth(b *testing.B) {
 	msg := mustBenchBirth(b)

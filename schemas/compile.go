@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -20,6 +21,8 @@ type Validator struct {
 	latest   *compiledBundle
 	infos    []SchemaInfo
 	names    map[string]string // member names the bundles define, interned by the decoder
+
+	quotedVersions string // `"1.0.0", "1.1.0"`, as gojsonschema lists enum values
 }
 
 // compiledBundle is the compiled schema set of one bundle version.
@@ -116,6 +119,11 @@ func compileFS(fsys fs.FS) (*Validator, error) {
 			v.infos = append(v.infos, SchemaInfo{Version: version, Name: name, ID: files[name].id})
 		}
 	}
+	quoted := make([]string, len(versions))
+	for i, s := range versions {
+		quoted[i] = strconv.Quote(s)
+	}
+	v.quotedVersions = strings.Join(quoted, ", ")
 	return v, nil
 }
 
@@ -190,6 +198,7 @@ func dispatchTable(msg *schemaFile) ([]dispatch, error) {
 func compileBundle(version string, files map[string]*schemaFile) (*compiledBundle, error) {
 	d := newDocs(version, files)
 	msg := files[entryPoint]
+	var err error
 	table, err := dispatchTable(msg)
 	if err != nil {
 		return nil, err
@@ -206,7 +215,9 @@ func compileBundle(version string, files map[string]*schemaFile) (*compiledBundl
 		}
 		hoisted[name] = hoistable(f)
 		exactDocs[name] = deepCopy(f.doc).(map[string]any)
-		fastDocs[name] = fastCopy(f, hoisted[name])
+		if fastDocs[name], err = fastCopy(d, f, hoisted[name]); err != nil {
+			return nil, err
+		}
 	}
 	exact, err := newPool(version, exactDocs)
 	if err != nil {

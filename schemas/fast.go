@@ -42,12 +42,14 @@ package schemas
 // with an internal error.
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xeipuuv/gojsonschema"
 )
@@ -205,9 +207,13 @@ func hoistable(f *schemaFile) map[string]bool {
 }
 
 // fastCopy returns the fast variant of a file's schema: a deep copy
-// without the hoisted allOf entries and with string enums as patterns.
-func fastCopy(f *schemaFile, hoisted map[string]bool) map[string]any {
+// without the hoisted allOf entries, with string enums as patterns and
+// oneOfs of string alternatives as formats.
+func fastCopy(d *docs, f *schemaFile, hoisted map[string]bool) (map[string]any, error) {
 	doc := deepCopy(f.doc).(map[string]any)
+	if err := oneOfsAsFormats(d, f, doc); err != nil {
+		return nil, err
+	}
 	enumsAsPatterns(doc)
 	forEachSchema(doc, "", func(m map[string]any, ptr string) {
 		arr, _ := m["allOf"].([]any)
@@ -226,7 +232,7 @@ func fastCopy(f *schemaFile, hoisted map[string]bool) map[string]any {
 			m["allOf"] = kept
 		}
 	})
-	return doc
+	return doc, nil
 }
 
 // enumsAsPatterns rewrites, in place, every enum or const of strings into
@@ -276,6 +282,146 @@ func enumsAsPatterns(schema any) {
 		m["type"] = "string"
 		m["pattern"] = "^(?:" + strings.Join(alts, "|") + ")$"
 	})
+}
+
+// oneOfsAsFormats rewrites, in place, every schema that is only a oneOf of
+// string alternatives (each a type:string schema with nothing but pattern,
+// format, minLength and maxLength, possibly through a $ref) into
+//
+//	{"type": "string", "format": "crvsx-oneof …"}
+//
+// with a format checker, registered with gojsonschema, that counts the
+// alternatives a string satisfies, checking each keyword as gojsonschema
+// does (RE2 pattern, gojsonschema's own format checkers, lengths in code
+// points), and accepts exactly one. Anything but a string fails both
+// forms. gojsonschema evaluates every alternative of a oneOf and builds an
+// error for each one that fails, so a valid partialDate (a full date fails
+// the year-month and year alternatives) cost two discarded errors.
+func oneOfsAsFormats(d *docs, f *schemaFile, doc map[string]any) error {
+	var err error
+	forEachSchema(doc, "", func(m map[string]any, ptr string) {
+		alts, ok := m["oneOf"].([]any)
+		if !ok || err != nil {
+			return
+		}
+		for k := range m {
+			switch k {
+			case "oneOf", "description", "$comment", "title":
+			default:
+				return
+			}
+		}
+		checker := oneOfChecker{}
+		for _, a := range alts {
+			alt, ok, aerr := stringAlternative(d, f, a)
+			if aerr != nil {
+				err = aerr
+				return
+			}
+			if !ok {
+				return
+			}
+			checker.alts = append(checker.alts, alt)
+		}
+		name := "crvsx-oneof " + IDBase + d.version + "/" + f.name + ".schema.json#" + ptr
+		gojsonschema.FormatCheckers.Add(name, checker)
+		if !gojsonschema.FormatCheckers.Has(name) {
+			err = fmt.Errorf("format %q did not register", name)
+			return
+		}
+		delete(m, "oneOf")
+		m["type"] = "string"
+		m["format"] = name
+	})
+	return err
+}
+
+// stringAlternative reads a oneOf alternative that only constrains
+// strings; ok is false for any other schema.
+func stringAlternative(d *docs, f *schemaFile, a any) (stringAlt, bool, error) {
+	alt := stringAlt{minLen: -1, maxLen: -1}
+	m, isMap := a.(map[string]any)
+	if !isMap {
+		return alt, false, nil
+	}
+	if ref, has := m["$ref"].(string); has {
+		tf, _, target, err := d.resolve(f, ref)
+		if err != nil {
+			return alt, false, err
+		}
+		return stringAlternative(d, tf, target)
+	}
+	if m["type"] != "string" {
+		return alt, false, nil
+	}
+	for k, v := range m {
+		switch k {
+		case "type", "description", "$comment", "title":
+		case "pattern":
+			s, _ := v.(string)
+			re, err := regexp.Compile(s)
+			if err != nil {
+				return alt, false, fmt.Errorf("pattern %q: %w", s, err)
+			}
+			alt.pattern = re
+		case "format":
+			s, isStr := v.(string)
+			if !isStr || !gojsonschema.FormatCheckers.Has(s) {
+				return alt, false, nil
+			}
+			alt.format = s
+		case "minLength", "maxLength":
+			n, isNum := v.(json.Number)
+			i, err := strconv.Atoi(string(n))
+			if !isNum || err != nil || i < 0 {
+				return alt, false, nil
+			}
+			if k == "minLength" {
+				alt.minLen = i
+			} else {
+				alt.maxLen = i
+			}
+		default:
+			return alt, false, nil
+		}
+	}
+	return alt, true, nil
+}
+
+type stringAlt struct {
+	pattern        *regexp.Regexp
+	format         string
+	minLen, maxLen int // -1: none
+}
+
+func (a stringAlt) match(s string) bool {
+	if a.minLen >= 0 || a.maxLen >= 0 {
+		n := utf8.RuneCountInString(s)
+		if (a.minLen >= 0 && n < a.minLen) || (a.maxLen >= 0 && n > a.maxLen) {
+			return false
+		}
+	}
+	if a.pattern != nil && !a.pattern.MatchString(s) {
+		return false
+	}
+	return a.format == "" || gojsonschema.FormatCheckers.IsFormat(a.format, s)
+}
+
+type oneOfChecker struct{ alts []stringAlt }
+
+// IsFormat implements gojsonschema.FormatChecker: exactly one alternative.
+func (c oneOfChecker) IsFormat(input any) bool {
+	s, ok := input.(string)
+	if !ok {
+		return false
+	}
+	n := 0
+	for _, a := range c.alts {
+		if a.match(s) {
+			n++
+		}
+	}
+	return n == 1
 }
 
 // ruleNode is the tree of places where hoisted rules apply: a node per

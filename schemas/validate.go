@@ -3,6 +3,7 @@ package schemas
 import (
 	"fmt"
 	"runtime/debug"
+	"slices"
 
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/xeipuuv/gojsonschema"
@@ -43,8 +44,33 @@ func (v *Validator) Validate(msg []byte) (res *Result, err error) {
 			res, err = nil, fmt.Errorf("schemas: internal error validating a message: %v\n%s", r, debug.Stack())
 		}
 	}()
-	// I-JSON first (SPEC.md §6.5): the decoder below would silently keep
-	// the last of two duplicate names, replace invalid UTF-8, and so on.
+	res, err = v.validateSchema(msg)
+	if err != nil || semanticCheck == nil {
+		return res, err
+	}
+	// The semantic layer, on a schema-valid message only.
+	var failed bool
+	all := semanticCheck(res.Doc)
+	for _, is := range all {
+		if is.Severity == protocol.SeverityWarning {
+			res.Warnings = append(res.Warnings, is)
+		} else {
+			failed = true // "error", or anything unknown: fail closed
+		}
+	}
+	if failed {
+		all = slices.Clone(all)
+		sortIssues(all)
+		return nil, &protocol.Error{Code: protocol.CodeSemanticInvalid, Issues: all}
+	}
+	sortIssues(res.Warnings)
+	return res, nil
+}
+
+// validateSchema is Validate without the semantic layer.
+func (v *Validator) validateSchema(msg []byte) (*Result, error) {
+	// I-JSON first (SPEC.md §6.5): a decoder keeps one of two duplicate
+	// names, replaces invalid UTF-8, and so on.
 	if err := protocol.CheckJSON(msg, protocol.MaxJSONDepth); err != nil {
 		return nil, err
 	}
@@ -53,9 +79,10 @@ func (v *Validator) Validate(msg []byte) (res *Result, err error) {
 		return nil, err
 	}
 
+	// > Every message states schemaVersion; the receiver keeps one compiled
+	// > schema set per supported version and rejects others.
 	b := v.latest
-	version, isStr := doc["schemaVersion"].(string)
-	if isStr {
+	if version, isStr := doc["schemaVersion"].(string); isStr {
 		if b = v.bundles[version]; b == nil {
 			return nil, &protocol.Error{
 				Code:    protocol.CodeSchemaVersion,
@@ -63,7 +90,7 @@ func (v *Validator) Validate(msg []byte) (res *Result, err error) {
 				Pointer: "/schemaVersion",
 				Issues: []protocol.Issue{{
 					Severity: protocol.SeverityError, Code: CodeEnum, Pointer: "/schemaVersion",
-					Message: fmt.Sprintf("must be one of %v", v.versions),
+					Message: describe("enum", map[string]any{"allowed": v.quotedVersions}),
 				}},
 			}
 		}
@@ -71,11 +98,14 @@ func (v *Validator) Validate(msg []byte) (res *Result, err error) {
 	// A missing or non-string schemaVersion is a schema error of the
 	// newest bundle, reported below with everything else.
 
+	// > message.schema.json checks schemaVersion and messageType, then
+	// > dispatches — so an unknown type gives one enum error and a known
+	// > type only its own errors.
 	mt, _ := doc["messageType"].(string)
 	ts := b.types[mt]
 	if ts == nil {
-		// Unknown, missing or not a string: what the published schema says
-		// is the envelope's verdict (its messageType enum or required).
+		// Unknown, missing or not a string: the published schema's verdict
+		// is the envelope's (its messageType enum, type or required).
 		issues, err := exactIssues(b.envelope, doc)
 		if err != nil {
 			return nil, err
@@ -85,7 +115,6 @@ func (v *Validator) Validate(msg []byte) (res *Result, err error) {
 		}
 		return nil, &protocol.Error{Code: protocol.CodeSchemaInvalid, Issues: issues}
 	}
-
 	if !ts.fastValid(doc) {
 		issues, err := exactIssues(ts.exact, doc)
 		if err != nil {
@@ -94,31 +123,11 @@ func (v *Validator) Validate(msg []byte) (res *Result, err error) {
 		if len(issues) == 0 {
 			// The fast path rejected what the published schema accepts: a
 			// bug in this package. Fail closed; never guess a verdict.
-			return nil, fmt.Errorf("schemas: internal error: fast path rejected a %s message that schema bundle %s accepts", mt, b.version)
+			return nil, fmt.Errorf("schemas: internal error: the fast path rejected a %s message that schema bundle %s accepts", mt, b.version)
 		}
 		return nil, &protocol.Error{Code: protocol.CodeSchemaInvalid, Issues: issues}
 	}
-
-	res = &Result{SchemaVersion: b.version, MessageType: mt, Doc: doc}
-	if semanticCheck == nil {
-		return res, nil
-	}
-	var failed bool
-	all := semanticCheck(doc)
-	for _, is := range all {
-		if is.Severity == protocol.SeverityWarning {
-			res.Warnings = append(res.Warnings, is)
-		} else {
-			failed = true // "error", or anything unknown: fail closed
-		}
-	}
-	if failed {
-		all = append([]protocol.Issue(nil), all...)
-		sortIssues(all)
-		return nil, &protocol.Error{Code: protocol.CodeSemanticInvalid, Issues: all}
-	}
-	sortIssues(res.Warnings)
-	return res, nil
+	return &Result{SchemaVersion: b.version, MessageType: mt, Doc: doc}, nil
 }
 
 // fastValid is the verdict of the fast path: the type's schema without the
