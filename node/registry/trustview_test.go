@@ -3,6 +3,8 @@ package registry_test
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,5 +183,47 @@ func BenchmarkTrustViewValidAt(b *testing.B) {
 		if err := view.ValidAt(kid, at); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestTrustViewPublishedWhileRead is the shell's pattern: readers Load the
+// view without locks while the applier Stores new ones. Run with -race.
+func TestTrustViewPublishedWhileRead(t *testing.T) {
+	n, s := net3(t)
+	var cur atomic.Pointer[registry.TrustView]
+	cur.Store(registry.NewTrustView(s))
+	kid := n.Member("TR").Sig.Kid()
+	at := n.Now.Time()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				v := cur.Load()
+				if _, ok := v.LookupKey(kid); !ok {
+					t.Error("key vanished")
+					return
+				}
+				if err := v.ValidAt(kid, at); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for i := range 20 {
+		c := n.Command(registry.CmdSchemaPublish, "TJ", registry.SchemaPublishArgs{Version: fmt.Sprintf("2.%d.0", i), SHA256: sha256hex([]byte{byte(i)})})
+		s = n.MustApply(s, n.Sign(c, n.Gov("TJ", "KZ")...), registry.OutcomeAccepted)
+		cur.Store(registry.NewTrustView(s))
+	}
+	close(done)
+	wg.Wait()
+	if cur.Load().AppliedIndex() != s.AppliedIndex() {
+		t.Fatal("last view not published")
 	}
 }

@@ -9,6 +9,7 @@ package registrytest
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
@@ -48,6 +49,8 @@ type Network struct {
 	Now   registry.Timestamp
 	index uint64
 	ids   uint64
+	seed  string // "": random ES256 keys; else deterministic Ed25519 keys
+	keys  int
 }
 
 // DefaultPolicy is the policy of test networks: ES256 and EdDSA, a
@@ -78,7 +81,20 @@ func New(tb testing.TB, members ...string) *Network {
 // NewWithPolicy is New with a policy.
 func NewWithPolicy(tb testing.TB, pol registry.Policy, members ...string) *Network {
 	tb.Helper()
-	n := &Network{tb: tb, byID: map[string]*Member{}, Now: GenesisTime + 60}
+	return build(tb, pol, "", members)
+}
+
+// NewDeterministic is New with Ed25519 keys derived from seed: the same
+// seed and calls give the same keys, signatures, genesis bytes and entries
+// — for golden vectors that pin the registry's formats.
+func NewDeterministic(tb testing.TB, seed string, members ...string) *Network {
+	tb.Helper()
+	return build(tb, DefaultPolicy(), seed, members)
+}
+
+func build(tb testing.TB, pol registry.Policy, seed string, members []string) *Network {
+	tb.Helper()
+	n := &Network{tb: tb, byID: map[string]*Member{}, Now: GenesisTime + 60, seed: seed}
 	doc := registry.GenesisDocument{Format: registry.GenesisFormat, Network: "test", GenesisTime: GenesisTime, Policy: pol,
 		Schemas: []registry.SchemaSpec{{Version: "1.0.0", SHA256: hexSum("schemas-1.0.0")}}}
 	for i, id := range members {
@@ -141,6 +157,15 @@ func (n *Network) AddMember(id string) *Member {
 
 func (n *Network) mustKey(member, alg string) *jws.Signer {
 	n.tb.Helper()
+	if n.seed != "" {
+		n.keys++
+		d := sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d", n.seed, member, n.keys)))
+		s, err := jws.NewSigner(member, ed25519.NewKeyFromSeed(d[:]))
+		if err != nil {
+			n.tb.Fatalf("registrytest: %v", err)
+		}
+		return s
+	}
 	s, err := jws.GenerateKey(member, alg)
 	if err != nil {
 		n.tb.Fatalf("registrytest: %v", err)
