@@ -47,11 +47,11 @@ const (
 
 // Payload JSON hygiene, I-JSON (SPEC.md §6.5, RFC 7493).
 const (
-	CodePayloadJSON     Code = "PAYLOAD_MALFORMED"       // not a single JSON object, trailing data
-	CodePayloadUTF8     Code = "PAYLOAD_INVALID_UTF8"    // invalid UTF-8 or unpaired surrogate escape
-	CodePayloadDup      Code = "PAYLOAD_DUPLICATE_NAME"  // duplicate member name at any depth
-	CodePayloadTooDeep  Code = "PAYLOAD_TOO_DEEP"        // nesting deeper than MaxJSONDepth
-	CodePayloadNumber   Code = "PAYLOAD_NUMBER_RANGE"    // a number outside IEEE 754 double precision exactness
+	CodePayloadJSON     Code = "PAYLOAD_MALFORMED"      // not a single JSON object, trailing data
+	CodePayloadUTF8     Code = "PAYLOAD_INVALID_UTF8"   // invalid UTF-8 or unpaired surrogate escape
+	CodePayloadDup      Code = "PAYLOAD_DUPLICATE_NAME" // duplicate member name at any depth
+	CodePayloadTooDeep  Code = "PAYLOAD_TOO_DEEP"       // nesting deeper than MaxJSONDepth
+	CodePayloadNumber   Code = "PAYLOAD_NUMBER_RANGE"   // a number outside IEEE 754 double precision exactness
 	CodeSchemaVersion   Code = "UNSUPPORTED_SCHEMA_VERSION"
 	CodeMessageType     Code = "UNKNOWN_MESSAGE_TYPE"
 	CodeSchemaInvalid   Code = "SCHEMA_VALIDATION_FAILED" // one or more leaf Issues from the JSON Schemas
@@ -60,8 +60,8 @@ const (
 
 // Binding and freshness (SPEC.md §6.6, §6.7).
 const (
-	CodeSenderMismatch    Code = "SENDER_MISMATCH"    // signing key's member ≠ sender.country (or ≠ mTLS peer)
-	CodeRecipientMismatch Code = "RECIPIENT_MISMATCH" // recipient is not this node
+	CodeSenderMismatch    Code = "SENDER_MISMATCH"       // signing key's member ≠ sender.country (or ≠ mTLS peer)
+	CodeRecipientMismatch Code = "RECIPIENT_MISMATCH"    // recipient is not this node
 	CodeTypeMismatch      Code = "MESSAGE_TYPE_MISMATCH" // typ does not match the payload's messageType
 	CodeTooOld            Code = "MESSAGE_TOO_OLD"
 	CodeFromFuture        Code = "MESSAGE_FROM_FUTURE"
