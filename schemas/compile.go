@@ -305,10 +305,12 @@ func compileBundle(version string, files map[string]*schemaFile) (*compiledBundl
 }
 
 // compileBranch compiles the then or else schema of a hoisted rule.
-func compileBranch(p *pool, f *schemaFile, name string, schema any) (*gojsonschema.Schema, error) {
+func compileBranch(p *pool, f *schemaFile, name string, schema any) (*branch, error) {
 	if schema == nil {
 		return nil, nil
 	}
+	b := &branch{}
+	b.simple, _ = parseSimple(schema)
 	var root map[string]any
 	switch s := schema.(type) {
 	case map[string]any:
@@ -322,7 +324,9 @@ func compileBranch(p *pool, f *schemaFile, name string, schema any) (*gojsonsche
 	if err := absolutize(root, f.id); err != nil {
 		return nil, err
 	}
-	return p.compile(name, root)
+	var err error
+	b.schema, err = p.compile(name, root)
+	return b, err
 }
 
 // docLoader hands an already decoded document (numbers as json.Number) to

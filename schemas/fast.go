@@ -49,6 +49,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/xeipuuv/gojsonschema"
@@ -59,8 +60,143 @@ type rule struct {
 	id       string     // file#pointer of the allOf entry, e.g. "common.schema.json#/definitions/identifier/allOf/9"
 	required []string   // if.required
 	match    []keyMatch // if.properties
-	then     *gojsonschema.Schema
-	els      *gojsonschema.Schema
+	then     *branch
+	els      *branch
+}
+
+// branch is the then or else schema of a rule: evaluated directly when it
+// is simple (see simpleSchema), by gojsonschema otherwise.
+type branch struct {
+	schema *gojsonschema.Schema
+	simple *simpleSchema
+}
+
+func (b *branch) holds(v any) bool {
+	if b.simple != nil {
+		return b.simple.holds(v)
+	}
+	res, err := b.schema.Validate(docLoader(v))
+	return err == nil && res.Valid()
+}
+
+// simpleSchema is a branch made only of `required` and of `properties`
+// whose schemas are false, true, or any of pattern, minItems and maxItems:
+// what the conditionals of the bundle say. It is evaluated here exactly as
+// gojsonschema does: required and properties apply to objects only,
+// pattern to strings only (not numbers), minItems and maxItems to arrays
+// only, and a false schema fails any value present.
+type simpleSchema struct {
+	required []string
+	props    []simpleProp
+}
+
+type simpleProp struct {
+	key                string
+	forbidden          bool
+	pattern            *regexp.Regexp
+	minItems, maxItems int // -1: none
+}
+
+func parseSimple(schema any) (*simpleSchema, bool) {
+	m, ok := schema.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	s := &simpleSchema{}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		switch k {
+		case "$comment", "description":
+		case "required":
+			arr, ok := m[k].([]any)
+			if !ok {
+				return nil, false
+			}
+			for _, x := range arr {
+				name, ok := x.(string)
+				if !ok {
+					return nil, false
+				}
+				s.required = append(s.required, name)
+			}
+		case "properties":
+			props, ok := m[k].(map[string]any)
+			if !ok {
+				return nil, false
+			}
+			for _, key := range slices.Sorted(maps.Keys(props)) {
+				p := simpleProp{key: key, minItems: -1, maxItems: -1}
+				switch ps := props[key].(type) {
+				case bool:
+					if ps {
+						continue
+					}
+					p.forbidden = true
+				case map[string]any:
+					for pk, pv := range ps {
+						switch pk {
+						case "$comment", "description":
+						case "pattern":
+							str, _ := pv.(string)
+							re, err := regexp.Compile(str)
+							if err != nil {
+								return nil, false
+							}
+							p.pattern = re
+						case "minItems", "maxItems":
+							n, _ := pv.(json.Number)
+							i, err := strconv.Atoi(string(n))
+							if err != nil || i < 0 {
+								return nil, false
+							}
+							if pk == "minItems" {
+								p.minItems = i
+							} else {
+								p.maxItems = i
+							}
+						default:
+							return nil, false
+						}
+					}
+				default:
+					return nil, false
+				}
+				s.props = append(s.props, p)
+			}
+		default:
+			return nil, false
+		}
+	}
+	return s, true
+}
+
+func (s *simpleSchema) holds(v any) bool {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return true
+	}
+	for _, k := range s.required {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	for _, p := range s.props {
+		x, ok := m[p.key]
+		if !ok {
+			continue
+		}
+		if p.forbidden {
+			return false
+		}
+		if str, ok := x.(string); ok && p.pattern != nil && !p.pattern.MatchString(str) {
+			return false
+		}
+		if arr, ok := x.([]any); ok {
+			if (p.minItems >= 0 && len(arr) < p.minItems) || (p.maxItems >= 0 && len(arr) > p.maxItems) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 type keyMatch struct {
@@ -93,15 +229,11 @@ func (r *rule) cond(v any) bool {
 
 // holds reports whether the node satisfies the conditional.
 func (r *rule) holds(v any) bool {
-	branch := r.els
+	b := r.els
 	if r.cond(v) {
-		branch = r.then
+		b = r.then
 	}
-	if branch == nil {
-		return true
-	}
-	res, err := branch.Validate(docLoader(v))
-	return err == nil && res.Valid()
+	return b == nil || b.holds(v)
 }
 
 func scalarEqual(x, want any) bool {
@@ -214,6 +346,7 @@ func fastCopy(d *docs, f *schemaFile, hoisted map[string]bool) (map[string]any, 
 	if err := oneOfsAsFormats(d, f, doc); err != nil {
 		return nil, err
 	}
+	patternsAsFormats(doc)
 	enumsAsPatterns(doc)
 	forEachSchema(doc, "", func(m map[string]any, ptr string) {
 		arr, _ := m["allOf"].([]any)
@@ -281,6 +414,68 @@ func enumsAsPatterns(schema any) {
 		delete(m, "const")
 		m["type"] = "string"
 		m["pattern"] = "^(?:" + strings.Join(alts, "|") + ")$"
+	})
+}
+
+// goPatterns are Go functions that decide exactly what a pattern of the
+// bundle decides, for patterns that are checked on most strings of a
+// message and that RE2 cannot match in one pass. The tests compare each
+// with its regular expression on every code point in every position.
+var goPatterns = map[string]struct {
+	format string
+	match  func(string) bool
+}{
+	textPattern: {"crvsx-text", isText},
+}
+
+// textPattern is the pattern of the text and namePart definitions: no C0
+// or DEL control, no white space (nor U+0085, a C1 control that is white
+// space) at either end.
+const textPattern = `^[^\x00-\x1F\x7F\x{85}\p{Z}]([^\x00-\x1F\x7F]*[^\x00-\x1F\x7F\x{85}\p{Z}])?$`
+
+func isText(s string) bool {
+	if s == "" {
+		return false
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	if !textEdge(first) || !textEdge(last) {
+		return false
+	}
+	for i := 0; i < len(s); i++ { // controls are single bytes in UTF-8
+		if c := s[i]; c < 0x20 || c == 0x7F {
+			return false
+		}
+	}
+	return true
+}
+
+func textEdge(r rune) bool {
+	return r >= 0x20 && r != 0x7F && r != 0x85 && !unicode.Is(unicode.Z, r)
+}
+
+type funcChecker func(string) bool
+
+func (f funcChecker) IsFormat(input any) bool {
+	s, ok := input.(string)
+	return ok && f(s)
+}
+
+// patternsAsFormats rewrites, in place, each pattern that goPatterns
+// implements into the format whose checker is that function (only where
+// the schema has no format already).
+func patternsAsFormats(doc map[string]any) {
+	for _, gp := range goPatterns {
+		gojsonschema.FormatCheckers.Add(gp.format, funcChecker(gp.match))
+	}
+	forEachSchema(doc, "", func(m map[string]any, _ string) {
+		p, _ := m["pattern"].(string)
+		gp, ok := goPatterns[p]
+		if _, has := m["format"]; !ok || has {
+			return
+		}
+		delete(m, "pattern")
+		m["format"] = gp.format
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/schemas/semantic"
 	"github.com/xeipuuv/gojsonschema"
 )
 
@@ -21,15 +22,13 @@ type Result struct {
 	Warnings []protocol.Issue
 }
 
-// semanticCheck is the semantic layer (data dictionary, "What the schema
-// cannot check"), run on every message that passes its schema: issues of
-// severity "error" reject the message, the others become Result.Warnings.
-//
-// WIRING: package schemas/semantic is being written; when it exists, this
-// line becomes `var semanticCheck = semantic.Check` (importing
-// "github.com/ecrn/crvsx/schemas/semantic"), and that package must not
-// import this one. Until then no semantic rule runs.
-var semanticCheck func(doc map[string]any) []protocol.Issue
+// semanticCheck is the semantic layer (package schemas/semantic, the data
+// dictionary's "What the schema cannot check"), run on every message that
+// passes its schema: issues of severity "error" (or any severity but
+// "warning") reject the message with SEMANTIC_VALIDATION_FAILED, the
+// warnings become Result.Warnings. A variable so that the tests can put a
+// fake in its place; package semantic must never import this one.
+var semanticCheck = semantic.Check
 
 // Validate checks one message (the JSON payload of a JWS) against the
 // schema bundle it names and then the semantic layer. See the package
@@ -45,8 +44,8 @@ func (v *Validator) Validate(msg []byte) (res *Result, err error) {
 		}
 	}()
 	res, err = v.validateSchema(msg)
-	if err != nil || semanticCheck == nil {
-		return res, err
+	if err != nil {
+		return nil, err
 	}
 	// The semantic layer, on a schema-valid message only.
 	var failed bool
