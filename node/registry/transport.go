@@ -1,0 +1,590 @@
+package registry
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// The mTLS transport (DESIGN.md §13): every connection between nodes is
+// TLS 1.3 with both sides presenting a self-signed certificate; there is no
+// CA. A peer is accepted only if the SHA-256 of its SubjectPublicKeyInfo is
+// the pin of a node in the *current* trust view whose member is active
+// (TrustView.CheckPeer), checked on every handshake — so a key removed or
+// changed in the registry is refused on the next connection, and
+// StreamLayer.Revalidate closes the connections already open.
+
+// ALPN protocol names. The raft protocol name carries the genesis hash, so
+// that two networks never talk raft to each other even if an operator
+// reused a TLS key (DESIGN.md §13: a peer with another pin is refused).
+const (
+	alpnRaftPrefix = "crvsx-raft/1+"
+	// DefaultHandshakeTimeout bounds a TLS handshake (DESIGN.md §13: WAN
+	// connection timeout).
+	DefaultHandshakeTimeout = 10 * time.Second
+	// maxPendingHandshakes bounds the inbound handshakes in progress, so a
+	// flood of idle TCP connections cannot grow goroutines without bound.
+	maxPendingHandshakes = 64
+	// acceptByte is what the accepting side writes once it has accepted
+	// the dialer's key.
+	acceptByte = 0x01
+)
+
+var errNoAccept = errors.New("no accept byte")
+
+// ErrPeerRefused is the family of every refusal of a TLS peer by the pin
+// check. The connection is closed; nothing else happens. Use errors.As
+// with *RejectedError (through PeerError) for the Reason.
+var ErrPeerRefused = errors.New("registry: TLS peer refused")
+
+// PeerError is a refused TLS peer: who it was (address, pin) and why.
+type PeerError struct {
+	Addr string // remote address
+	Pin  string // SPKI SHA-256 the peer presented ("" if none)
+	Err  error  // a *RejectedError with a peer reason, or another cause
+}
+
+func (e *PeerError) Error() string {
+	return fmt.Sprintf("registry: TLS peer %s (key %s) refused: %v", e.Addr, shortPin(e.Pin), e.Err)
+}
+
+// Unwrap returns ErrPeerRefused and the cause.
+func (e *PeerError) Unwrap() []error { return []error{ErrPeerRefused, e.Err} }
+
+func shortPin(p string) string {
+	if len(p) > 16 {
+		return p[:16] + "…"
+	}
+	if p == "" {
+		return "none"
+	}
+	return p
+}
+
+// ViewFunc returns the current trust view; it must be lock-free (an
+// atomic.Pointer Load) because it runs inside every TLS handshake. It may
+// return nil before the first view is published: every peer is refused.
+type ViewFunc func() *TrustView
+
+// PeerCheck says which node a verified peer must be. It is called with the
+// node registered for the peer's key, after TrustView.CheckPeer passed.
+type PeerCheck func(n Node) error
+
+// verifyPeer is the pin check of one TLS connection: exactly the leaf
+// certificate's SPKI counts (the certificate itself, its validity and
+// issuer are irrelevant: TLS 1.3's CertificateVerify proves possession of
+// the key). It returns the node of the peer.
+func verifyPeer(view ViewFunc, cs tls.ConnectionState, expect PeerCheck) (Node, error) {
+	if len(cs.PeerCertificates) == 0 {
+		return Node{}, reject(ReasonNodeUnknown, "the peer presented no certificate")
+	}
+	leaf := cs.PeerCertificates[0]
+	if err := checkTLSKeyType(leaf.PublicKey); err != nil {
+		return Node{}, reject(ReasonNodePinMismatch, "%v", err)
+	}
+	spki := leaf.RawSubjectPublicKeyInfo
+	v := view()
+	if v == nil {
+		return Node{}, reject(ReasonNodeUnknown, "no trust view yet")
+	}
+	pin := SPKIPin(spki)
+	n, ok := v.NodeByPin(pin)
+	if !ok {
+		return Node{}, reject(ReasonNodePinMismatch, "the TLS key %s is not pinned for any registered node", shortPin(pin))
+	}
+	if err := v.CheckPeer(n.ID, spki); err != nil {
+		return Node{}, err
+	}
+	if expect != nil {
+		if err := expect(n); err != nil {
+			return Node{}, err
+		}
+	}
+	return n, nil
+}
+
+func checkTLSKeyType(pub any) error {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve == elliptic.P256() {
+			return nil
+		}
+	case ed25519.PublicKey:
+		return nil
+	}
+	return fmt.Errorf("TLS key of type %T: only ECDSA P-256 and Ed25519 node keys are allowed", pub)
+}
+
+// expectRaftAddress requires the peer to be the node registered at addr:
+// the dialer knows whom it called.
+func expectRaftAddress(addr string) PeerCheck {
+	return func(n Node) error {
+		if n.RaftAddress != addr {
+			return reject(ReasonNodePinMismatch, "the peer at %s presented the key of node %s, registered at %s", addr, n.ID, n.RaftAddress)
+		}
+		return nil
+	}
+}
+
+// peerTLSConfig is the TLS configuration of both ends of a pinned
+// connection: TLS 1.3 only, a client certificate required, no CA (the
+// standard chain verification is off and verifyPeer replaces it, in
+// VerifyConnection, which runs on both sides of every handshake), no
+// session resumption (every connection proves possession of the key).
+func peerTLSConfig(cert tls.Certificate, alpn string, verify func(tls.ConnectionState) error) *tls.Config {
+	return &tls.Config{
+		MinVersion:             tls.VersionTLS13,
+		Certificates:           []tls.Certificate{cert},
+		ClientAuth:             tls.RequireAnyClientCert,
+		InsecureSkipVerify:     true, // no CA: VerifyConnection checks the pin
+		SessionTicketsDisabled: true,
+		NextProtos:             []string{alpn},
+		VerifyConnection:       verify,
+	}
+}
+
+// StreamConfig configures a StreamLayer.
+type StreamConfig struct {
+	// Certificate is this node's TLS key with its self-signed certificate
+	// (GenerateNodeTLSKey). Its SPKI must be the node's registered pin.
+	Certificate tls.Certificate
+	// View returns the current trust view (lock-free). Required.
+	View ViewFunc
+	// GenesisHash is the network's genesis SHA-256 (hex); peers must
+	// present the same in ALPN. Required.
+	GenesisHash string
+	// Advertise is the node's registered raft address ("" = the
+	// listener's address).
+	Advertise string
+	// HandshakeTimeout bounds the TLS handshake of inbound and outbound
+	// connections; 0 means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// Logger receives refusals (warn) and is never nil after
+	// NewStreamLayer; nil discards.
+	Logger *slog.Logger
+}
+
+// StreamLayer is a raft.StreamLayer over pinned mutual TLS 1.3. It is safe
+// for concurrent use.
+type StreamLayer struct {
+	ln        net.Listener
+	cfg       StreamConfig
+	advertise net.Addr
+	alpn      string
+	accepted  chan net.Conn
+	closed    chan struct{}
+	ctx       context.Context // cancelled by Close: ends handshakes in progress
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+	sem       chan struct{}
+
+	mu    sync.Mutex
+	conns map[*tls.Conn]string // live connections → peer pin
+}
+
+var _ raft.StreamLayer = (*StreamLayer)(nil)
+
+// NewStreamLayer wraps ln (a TCP listener) as a raft.StreamLayer. It
+// starts a goroutine that accepts and handshakes; Close stops it.
+func NewStreamLayer(ln net.Listener, cfg StreamConfig) (*StreamLayer, error) {
+	if cfg.View == nil {
+		return nil, errors.New("registry: StreamConfig.View is required")
+	}
+	if !isHex64(cfg.GenesisHash) {
+		return nil, errors.New("registry: StreamConfig.GenesisHash must be the genesis SHA-256 in hex")
+	}
+	if len(cfg.Certificate.Certificate) == 0 || cfg.Certificate.PrivateKey == nil {
+		return nil, errors.New("registry: StreamConfig.Certificate is required")
+	}
+	leaf, err := x509.ParseCertificate(cfg.Certificate.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("registry: node certificate: %w", err)
+	}
+	if err := checkTLSKeyType(leaf.PublicKey); err != nil {
+		return nil, fmt.Errorf("registry: node certificate: %w", err)
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &StreamLayer{
+		ln: ln, cfg: cfg, advertise: ln.Addr(), alpn: alpnRaftPrefix + cfg.GenesisHash,
+		accepted: make(chan net.Conn), closed: make(chan struct{}),
+		sem: make(chan struct{}, maxPendingHandshakes), conns: map[*tls.Conn]string{},
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if cfg.Advertise != "" {
+		a, err := net.ResolveTCPAddr("tcp", cfg.Advertise)
+		if err != nil {
+			return nil, fmt.Errorf("registry: advertise address: %w", err)
+		}
+		s.advertise = advertiseAddr{a, cfg.Advertise}
+	}
+	s.wg.Add(1)
+	go s.acceptLoop()
+	return s, nil
+}
+
+// advertiseAddr keeps the registered spelling of the raft address (a host
+// name stays a host name): raft uses Addr().String() as the local address.
+type advertiseAddr struct {
+	*net.TCPAddr
+	s string
+}
+
+func (a advertiseAddr) String() string { return a.s }
+
+func (s *StreamLayer) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		raw, err := s.ln.Accept()
+		if err != nil {
+			select {
+			case <-s.closed:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				go s.Close() // the listener was closed under us; Close waits for this loop
+				return
+			}
+			s.cfg.Logger.Warn("raft transport: accept", slog.Any("err", err))
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		select {
+		case s.sem <- struct{}{}:
+		default:
+			s.cfg.Logger.Warn("raft transport: too many handshakes in progress; connection dropped", slog.String("remote", raw.RemoteAddr().String()))
+			raw.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-s.sem }()
+			s.handshakeInbound(raw)
+		}()
+	}
+}
+
+func (s *StreamLayer) handshakeInbound(raw net.Conn) {
+	var pin string
+	conf := peerTLSConfig(s.cfg.Certificate, s.alpn, func(cs tls.ConnectionState) error {
+		return s.verify(cs, raw.RemoteAddr().String(), nil, &pin)
+	})
+	c := tls.Server(raw, conf)
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	if err := c.HandshakeContext(ctx); err != nil {
+		s.logRefusal("inbound", raw.RemoteAddr().String(), err)
+		c.Close()
+		return
+	}
+	// > TLS 1.3 completes the client's handshake before the server has
+	// > checked the client's certificate: the accept byte tells the dialer
+	// > it was accepted, so that a refused dialer fails in Dial, not later.
+	c.SetWriteDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	if _, err := c.Write([]byte{acceptByte}); err != nil {
+		c.Close()
+		return
+	}
+	c.SetWriteDeadline(time.Time{})
+	if !s.track(c, pin) {
+		c.Close()
+		return
+	}
+	select {
+	case s.accepted <- &trackedConn{Conn: c, s: s, tc: c}:
+	case <-s.closed:
+		c.Close()
+	}
+}
+
+// verify runs the pin check and the ALPN check of one handshake.
+func (s *StreamLayer) verify(cs tls.ConnectionState, remote string, expect PeerCheck, pin *string) error {
+	if len(cs.PeerCertificates) > 0 {
+		*pin = SPKIPin(cs.PeerCertificates[0].RawSubjectPublicKeyInfo)
+	}
+	if cs.NegotiatedProtocol != s.alpn {
+		return &PeerError{Addr: remote, Pin: *pin, Err: reject(ReasonNodeUnknown, "the peer does not speak raft for genesis %s", shortPin(s.cfg.GenesisHash))}
+	}
+	if _, err := verifyPeer(s.cfg.View, cs, expect); err != nil {
+		return &PeerError{Addr: remote, Pin: *pin, Err: err}
+	}
+	return nil
+}
+
+func (s *StreamLayer) logRefusal(dir, remote string, err error) {
+	select {
+	case <-s.closed:
+		return
+	default:
+	}
+	s.cfg.Logger.Warn("raft transport: peer refused", slog.String("direction", dir), slog.String("remote", remote),
+		slog.String("reason", string(ReasonOf(err))), slog.Any("err", err))
+}
+
+// Accept waits for the next inbound connection that passed the handshake
+// and the pin check. It returns an error only once the layer is closed.
+func (s *StreamLayer) Accept() (net.Conn, error) {
+	select {
+	case c := <-s.accepted:
+		return c, nil
+	case <-s.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+// Dial connects to the node registered at address, refusing it unless the
+// key it presents is pinned for the node registered at that address.
+func (s *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	select {
+	case <-s.closed:
+		return nil, net.ErrClosed
+	default:
+	}
+	if timeout <= 0 || timeout > s.cfg.HandshakeTimeout {
+		timeout = s.cfg.HandshakeTimeout
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
+	defer cancel()
+	var pin string
+	addr := string(address)
+	conf := peerTLSConfig(s.cfg.Certificate, s.alpn, func(cs tls.ConnectionState) error {
+		return s.verify(cs, addr, expectRaftAddress(addr), &pin)
+	})
+	d := tls.Dialer{NetDialer: &net.Dialer{}, Config: conf}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		s.logRefusal("outbound", addr, err)
+		return nil, fmt.Errorf("registry: dial %s: %w", addr, err)
+	}
+	c := nc.(*tls.Conn)
+	dl, _ := ctx.Deadline()
+	c.SetReadDeadline(dl)
+	var b [1]byte
+	if _, err := io.ReadFull(c, b[:]); err != nil || b[0] != acceptByte {
+		c.Close()
+		err = &PeerError{Addr: addr, Pin: pin, Err: fmt.Errorf("the peer refused this node's key or did not confirm the connection: %w", errors.Join(err, errNoAccept))}
+		s.logRefusal("outbound", addr, err)
+		return nil, fmt.Errorf("registry: dial %s: %w", addr, err)
+	}
+	c.SetReadDeadline(time.Time{})
+	if !s.track(c, pin) {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	return &trackedConn{Conn: c, s: s, tc: c}, nil
+}
+
+// Addr is the advertised raft address.
+func (s *StreamLayer) Addr() net.Addr { return s.advertise }
+
+// Close stops accepting, closes the listener and every connection of this
+// layer, and waits for the handshakes in progress.
+func (s *StreamLayer) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.cancel()
+		err = s.ln.Close()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.Close()
+		}
+		s.conns = map[*tls.Conn]string{}
+		s.mu.Unlock()
+	})
+	s.wg.Wait()
+	return err
+}
+
+func (s *StreamLayer) track(c *tls.Conn, pin string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closed:
+		return false
+	default:
+	}
+	s.conns[c] = pin
+	return true
+}
+
+func (s *StreamLayer) untrack(c *tls.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Revalidate re-checks every open connection against the current trust
+// view and closes those whose peer no longer passes (key removed or
+// changed, node removed, member suspended). The shell calls it after
+// publishing a view; it returns the number of connections closed.
+func (s *StreamLayer) Revalidate() int {
+	v := s.cfg.View()
+	s.mu.Lock()
+	var bad []*tls.Conn
+	for c := range s.conns {
+		cs := c.ConnectionState()
+		ok := v != nil && len(cs.PeerCertificates) > 0
+		if ok {
+			spki := cs.PeerCertificates[0].RawSubjectPublicKeyInfo
+			n, found := v.NodeByPin(SPKIPin(spki))
+			ok = found && v.CheckPeer(n.ID, spki) == nil
+		}
+		if !ok {
+			bad = append(bad, c)
+			delete(s.conns, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range bad {
+		s.cfg.Logger.Warn("raft transport: closing connection of a peer no longer trusted", slog.String("remote", c.RemoteAddr().String()))
+		c.Close()
+	}
+	return len(bad)
+}
+
+// trackedConn forgets the connection when raft closes it.
+type trackedConn struct {
+	net.Conn
+	s    *StreamLayer
+	tc   *tls.Conn
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() { c.s.untrack(c.tc) })
+	return c.Conn.Close()
+}
+
+// NewNetworkTransport builds raft's NetworkTransport on the stream layer
+// (DESIGN.md §13: connection timeout 10 s). logger is raft's hclog
+// adapter, built where raft is built; nil discards.
+func (s *StreamLayer) NewNetworkTransport(maxPool int, timeout time.Duration, logger hclog.Logger) *raft.NetworkTransport {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: s, MaxPool: maxPool, Timeout: timeout, Logger: logger})
+}
+
+// GenerateNodeTLSKey generates a node's TLS key and a self-signed
+// certificate for it (alg "ES256": ECDSA P-256, or "EdDSA": Ed25519). The
+// certificate only carries the key — peers check the SPKI pin, not the
+// certificate — so it is valid for 100 years and names the node.
+func GenerateNodeTLSKey(nodeID, alg string) (tls.Certificate, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case "ES256", "":
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "EdDSA":
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		return tls.Certificate{}, fmt.Errorf("registry: TLS key algorithm %q: want ES256 or EdDSA", alg)
+	}
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return SelfSignedCertificate(nodeID, priv)
+}
+
+// SelfSignedCertificate wraps an existing node key (ECDSA P-256 or
+// Ed25519) in a fresh self-signed certificate, e.g. to re-issue one: the
+// pin does not change.
+func SelfSignedCertificate(nodeID string, priv crypto.Signer) (tls.Certificate, error) {
+	if err := checkTLSKeyType(priv.Public()); err != nil {
+		return tls.Certificate{}, fmt.Errorf("registry: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	now := time.Now().Add(-time.Hour).UTC()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: nodeID},
+		DNSNames:              []string{"crvsx-node"},
+		NotBefore:             now,
+		NotAfter:              now.AddDate(100, 0, 0),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, priv.Public(), priv)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("registry: self-signed certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: priv, Leaf: leaf}, nil
+}
+
+// CertificatePin returns the SPKI pin of a TLS certificate's key.
+func CertificatePin(cert tls.Certificate) (string, error) {
+	if len(cert.Certificate) == 0 {
+		return "", errors.New("registry: empty certificate")
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return "", fmt.Errorf("registry: certificate: %w", err)
+	}
+	return SPKIPin(leaf.RawSubjectPublicKeyInfo), nil
+}
+
+// EncodeNodeTLSKey returns the certificate and the private key as PEM
+// (CERTIFICATE; PRIVATE KEY in PKCS #8).
+func EncodeNodeTLSKey(cert tls.Certificate) (certPEM, keyPEM []byte, err error) {
+	der, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("registry: TLS key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// LoadNodeTLSKey parses PEM written by EncodeNodeTLSKey (or any PEM
+// certificate and key pair of an allowed key type).
+func LoadNodeTLSKey(certPEM, keyPEM []byte) (tls.Certificate, error) {
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("registry: node TLS key: %w", err)
+	}
+	if err := checkTLSKeyType(cert.Leaf.PublicKey); err != nil {
+		return tls.Certificate{}, fmt.Errorf("registry: node TLS key: %w", err)
+	}
+	return cert, nil
+}
