@@ -75,12 +75,20 @@ const (
 	CodeUnavailable Code = "UNAVAILABLE"
 )
 
+// Registry API (node/registry/DESIGN.md §§8, 13, 14). Not message codes:
+// the registry's admin and peer API answers with them.
+const (
+	CodeRegistryRejected Code = "REGISTRY_REJECTED" // the registry refused a command; the "reason" member has its stable reason
+	CodeRegistryStale    Code = "REGISTRY_STALE"    // this node's registry replica is past its staleness bound: fail closed
+	CodeNodePinMismatch  Code = "NODE_PIN_MISMATCH" // a node's TLS key is not the one pinned for it in the registry
+)
+
 // Status is the HTTP status a node answers with for a code.
 func (c Code) Status() int {
 	switch c {
 	case CodeTooLarge:
 		return 413
-	case CodeKeyUnknown, CodeKeyNotValid, CodeSignatureInvalid, CodeSenderMismatch, CodeKeyUse:
+	case CodeKeyUnknown, CodeKeyNotValid, CodeSignatureInvalid, CodeSenderMismatch, CodeKeyUse, CodeNodePinMismatch:
 		return 403
 	case CodeRecipientMismatch:
 		return 421
@@ -89,11 +97,11 @@ func (c Code) Status() int {
 	case CodeUnsupported:
 		return 415
 	case CodeSchemaInvalid, CodeSemanticInvalid, CodeSchemaVersion, CodeMessageType,
-		CodeTooOld, CodeFromFuture, CodeTypeMismatch:
+		CodeTooOld, CodeFromFuture, CodeTypeMismatch, CodeRegistryRejected:
 		return 422
 	case CodeInternal:
 		return 500
-	case CodeUnavailable:
+	case CodeUnavailable, CodeRegistryStale:
 		return 503
 	}
 	return 400
