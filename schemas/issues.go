@@ -166,7 +166,7 @@ func leafIssues(errs []gojsonschema.ResultError) ([]protocol.Issue, error) {
 				continue
 			}
 			seen[l.at] = true
-			l.issue.Message = "matches none of the allowed forms: " + l.issue.Message
+			l.issue.Message = "matches none of the alternatives; the closest one " + l.issue.Message
 		}
 		kept = append(kept, l)
 	}
@@ -244,6 +244,9 @@ func describe(t string, d gojsonschema.ErrorDetails) string {
 		return fmt.Sprintf("must be %v", d["allowed"])
 	case "pattern":
 		if re, ok := d["pattern"].(*regexp.Regexp); ok {
+			if re.String() == textPattern {
+				return "must not contain a control character nor begin or end with white space"
+			}
 			return "does not match " + re.String()
 		}
 		return "does not match the pattern"
@@ -256,9 +259,9 @@ func describe(t string, d gojsonschema.ErrorDetails) string {
 		}
 		return fmt.Sprintf("is not a valid %v", d["format"])
 	case "string_gte":
-		return fmt.Sprintf("must be at least %v characters long", d["min"])
+		return fmt.Sprintf("must have at least %v character(s) (code points, after NFC)", d["min"])
 	case "string_lte":
-		return fmt.Sprintf("must be at most %v characters long", d["max"])
+		return fmt.Sprintf("must have at most %v character(s) (code points, after NFC)", d["max"])
 	case "number_gte":
 		return fmt.Sprintf("must be at least %v", d["min"])
 	case "number_lte":
@@ -270,9 +273,9 @@ func describe(t string, d gojsonschema.ErrorDetails) string {
 	case "multiple_of":
 		return fmt.Sprintf("must be a multiple of %v", d["multiple"])
 	case "array_min_items":
-		return fmt.Sprintf("must have at least %v items", d["min"])
+		return fmt.Sprintf("must have at least %v item(s)", d["min"])
 	case "array_max_items":
-		return fmt.Sprintf("must have at most %v items", d["max"])
+		return fmt.Sprintf("must have at most %v item(s)", d["max"])
 	case "unique":
 		return fmt.Sprintf("repeats item %v", d["i"])
 	case "array_no_additional_items":
@@ -280,9 +283,9 @@ func describe(t string, d gojsonschema.ErrorDetails) string {
 	case "contains":
 		return "has no item of the required kind"
 	case "array_min_properties":
-		return fmt.Sprintf("must have at least %v members", d["min"])
+		return fmt.Sprintf("must have at least %v member(s)", d["min"])
 	case "array_max_properties":
-		return fmt.Sprintf("must have at most %v members", d["max"])
+		return fmt.Sprintf("must have at most %v member(s)", d["max"])
 	case "invalid_property_name", "invalid_property_pattern":
 		return fmt.Sprintf("has an invalid member name %v", d["property"])
 	case "missing_dependency":
