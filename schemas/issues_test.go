@@ -16,7 +16,7 @@ func TestLeafIssues(t *testing.T) {
 	require.NoError(t, err)
 	for _, c := range []struct {
 		name, schema, doc string
-		want             []string
+		want              []string
 	}{
 		{"required", `{"type":"object","required":["a~b/c"]}`, `{}`, []string{"SCHEMA_REQUIRED /a~0b~1c"}},
 		{"additional", `{"type":"object","additionalProperties":false}`, `{"x":1}`, []string{"SCHEMA_ADDITIONAL_PROPERTY /x"}},
