@@ -198,7 +198,6 @@ func dispatchTable(msg *schemaFile) ([]dispatch, error) {
 func compileBundle(version string, files map[string]*schemaFile) (*compiledBundle, error) {
 	d := newDocs(version, files)
 	msg := files[entryPoint]
-	var err error
 	table, err := dispatchTable(msg)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@
 // [Validator.Validate] takes the raw JSON of a message (the JWS payload) and
 // either returns a [Result] or an error:
 //
+//   - *protocol.Error with Code MESSAGE_TOO_LARGE over protocol.MaxMessageBytes;
 //   - *protocol.Error with Code PAYLOAD_* when the bytes are not I-JSON
 //     (protocol.CheckJSON), or when two member names become equal after NFC;
 //   - *protocol.Error with Code UNSUPPORTED_SCHEMA_VERSION when schemaVersion

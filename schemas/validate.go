@@ -68,6 +68,11 @@ func (v *Validator) Validate(msg []byte) (res *Result, err error) {
 
 // validateSchema is Validate without the semantic layer.
 func (v *Validator) validateSchema(msg []byte) (*Result, error) {
+	if len(msg) > protocol.MaxMessageBytes {
+		// The JWS layer refuses larger messages first; this keeps a direct
+		// caller from handing over unbounded input.
+		return nil, protocol.Errorf(protocol.CodeTooLarge, "message of %d bytes is over the limit of %d", len(msg), protocol.MaxMessageBytes)
+	}
 	// I-JSON first (SPEC.md §6.5): a decoder keeps one of two duplicate
 	// names, replaces invalid UTF-8, and so on.
 	if err := protocol.CheckJSON(msg, protocol.MaxJSONDepth); err != nil {

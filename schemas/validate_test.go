@@ -208,6 +208,7 @@ var ruleCases = []ruleCase{
 	{name: "fail/trailing-data", raw: []byte(`{"schemaVersion":"1.0.0"} {}`), code: protocol.CodePayloadJSON},
 	{name: "fail/not-an-object", raw: []byte(`["schemaVersion"]`), code: protocol.CodePayloadJSON},
 	{name: "fail/invalid-utf8", raw: []byte("{\"a\":\"\xff\"}"), code: protocol.CodePayloadUTF8},
+	{name: "fail/too-large", raw: []byte(`{"a":"` + strings.Repeat("x", protocol.MaxMessageBytes) + `"}`), code: protocol.CodeTooLarge},
 }
 
 type jsonNumber string
@@ -453,7 +454,7 @@ func TestConcurrentValidate(t *testing.T) {
 	names := sortedKeys(fx)
 	want := make(map[string]string)
 	for _, n := range names {
-		res, err := v.validateSchema(fx[n])
+		res, err := v.Validate(fx[n])
 		want[n] = fmt.Sprint(res != nil, protocol.CodeOf(err))
 	}
 	var wg sync.WaitGroup
@@ -461,7 +462,7 @@ func TestConcurrentValidate(t *testing.T) {
 		wg.Go(func() {
 			for i := range 20 {
 				n := names[(g+i)%len(names)]
-				res, err := v.validateSchema(fx[n])
+				res, err := v.Validate(fx[n])
 				if got := fmt.Sprint(res != nil, protocol.CodeOf(err)); got != want[n] {
 					t.Errorf("%s: %s, want %s", n, got, want[n])
 				}
