@@ -346,7 +346,9 @@ func fastCopy(d *docs, f *schemaFile, hoisted map[string]bool) (map[string]any, 
 	if err := oneOfsAsFormats(d, f, doc); err != nil {
 		return nil, err
 	}
-	patternsAsFormats(doc)
+	if err := patternsAsFormats(doc); err != nil {
+		return nil, err
+	}
 	enumsAsPatterns(doc)
 	forEachSchema(doc, "", func(m map[string]any, ptr string) {
 		arr, _ := m["allOf"].([]any)
@@ -464,9 +466,13 @@ func (f funcChecker) IsFormat(input any) bool {
 // patternsAsFormats rewrites, in place, each pattern that goPatterns
 // implements into the format whose checker is that function (only where
 // the schema has no format already).
-func patternsAsFormats(doc map[string]any) {
+func patternsAsFormats(doc map[string]any) error {
 	for _, gp := range goPatterns {
 		gojsonschema.FormatCheckers.Add(gp.format, funcChecker(gp.match))
+		if !gojsonschema.FormatCheckers.Has(gp.format) {
+			// An unknown format passes everything: never compile without it.
+			return fmt.Errorf("format %q did not register", gp.format)
+		}
 	}
 	forEachSchema(doc, "", func(m map[string]any, _ string) {
 		p, _ := m["pattern"].(string)
@@ -477,6 +483,7 @@ func patternsAsFormats(doc map[string]any) {
 		delete(m, "pattern")
 		m["format"] = gp.format
 	})
+	return nil
 }
 
 // oneOfsAsFormats rewrites, in place, every schema that is only a oneOf of
