@@ -49,6 +49,7 @@
 // A [Validator] is immutable once built and safe for concurrent use by any
 // number of goroutines; [Default] builds the embedded one once.
 //
-// The schemas implement the data dictionary (shared/data-dictionary.md) and
-// protocol/SPEC.md §9 (schema versions).
+// The schemas implement the network's data dictionary; Validate implements
+// protocol/SPEC.md §6.6 steps 1–3 (after the §6.5 payload hygiene, which it
+// runs itself) and §9 (schema versions).
 package schemas

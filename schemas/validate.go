@@ -47,7 +47,9 @@ func (v *Validator) Validate(msg []byte) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// The semantic layer, on a schema-valid message only.
+	// > §6.6.3 The semantic rules of schemas/semantic/RULES.md hold
+	// > (SEMANTIC_VALIDATION_FAILED, with its issues). Warnings do not
+	// > refuse a message.
 	var failed bool
 	all := semanticCheck(res.Doc)
 	for _, is := range all {
@@ -73,8 +75,8 @@ func (v *Validator) validateSchema(msg []byte) (*Result, error) {
 		// caller from handing over unbounded input.
 		return nil, protocol.Errorf(protocol.CodeTooLarge, "message of %d bytes is over the limit of %d", len(msg), protocol.MaxMessageBytes)
 	}
-	// I-JSON first (SPEC.md §6.5): a decoder keeps one of two duplicate
-	// names, replaces invalid UTF-8, and so on.
+	// > §6.5 Payload hygiene (I-JSON), first: a decoder would keep one of
+	// > two duplicate names, replace invalid UTF-8, and so on.
 	if err := protocol.CheckJSON(msg, protocol.MaxJSONDepth); err != nil {
 		return nil, err
 	}
@@ -83,8 +85,9 @@ func (v *Validator) validateSchema(msg []byte) (*Result, error) {
 		return nil, err
 	}
 
-	// > Every message states schemaVersion; the receiver keeps one compiled
-	// > schema set per supported version and rejects others.
+	// > §6.6.1 schemaVersion is one the receiver supports
+	// > (UNSUPPORTED_SCHEMA_VERSION), and messageType is known
+	// > (UNKNOWN_MESSAGE_TYPE).
 	b := v.latest
 	if version, isStr := doc["schemaVersion"].(string); isStr {
 		if b = v.bundles[version]; b == nil {
@@ -102,9 +105,6 @@ func (v *Validator) validateSchema(msg []byte) (*Result, error) {
 	// A missing or non-string schemaVersion is a schema error of the
 	// newest bundle, reported below with everything else.
 
-	// > message.schema.json checks schemaVersion and messageType, then
-	// > dispatches — so an unknown type gives one enum error and a known
-	// > type only its own errors.
 	mt, _ := doc["messageType"].(string)
 	ts := b.types[mt]
 	if ts == nil {
@@ -119,6 +119,9 @@ func (v *Validator) validateSchema(msg []byte) (*Result, error) {
 		}
 		return nil, &protocol.Error{Code: protocol.CodeSchemaInvalid, Issues: issues}
 	}
+	// > §6.6.2 The message, normalised to NFC, is valid against the
+	// > bundle's schema for its messageType (SCHEMA_VALIDATION_FAILED, with
+	// > every leaf error as an issue).
 	if !ts.fastValid(doc) {
 		issues, err := exactIssues(ts.exact, doc)
 		if err != nil {
