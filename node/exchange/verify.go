@@ -73,11 +73,9 @@ func (v *Verifier) Verify(raw []byte, now time.Time) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	// > §6.5 Payload hygiene (I-JSON).
-	if err := protocol.CheckJSON(tok.Payload, protocol.MaxJSONDepth); err != nil {
-		return nil, err
-	}
-	// > §6.6.1–3 schema version, message type, schema, semantic rules.
+	// > §6.5 Payload hygiene (I-JSON), then §6.6.1–3 schema version,
+	// > message type, schema, semantic rules: schemas.Validate runs
+	// > protocol.CheckJSON first, so the payload is checked once.
 	sv := v.Schemas
 	if sv == nil {
 		sv = schemas.Default()
