@@ -88,7 +88,7 @@ func TestVerifyPipeline(t *testing.T) {
 	tests := []tc{
 		{name: "ok/birth-tr-to-tj", token: func(t *testing.T) []byte { return tr.Sign(protocol.TypEvent, birth()) }},
 		{name: "ok/archived-message-without-max-age", token: func(t *testing.T) []byte {
-			old := protocoltest.BirthMessageAt("TR", "TJ", protocoltest.NewUUID(), now.AddDate(-30, 0, 0))
+			old := protocoltest.BirthMessageAt("TR", "TJ", protocoltest.NewUUID(), now.AddDate(0, -10, 0))
 			return tr.Sign(protocol.TypEvent, old)
 		}, setup: func(v *exchange.Verifier) { v.MaxAge = 0 }},
 		{name: "ok/any-typ-offline", token: func(t *testing.T) []byte { return tr.Sign(protocol.TypEvent, birth()) },
@@ -121,7 +121,8 @@ func TestVerifyPipeline(t *testing.T) {
 			return tr.Sign(protocol.TypEvent, birth())
 		}, setup: func(v *exchange.Verifier) { v.Validity = revokedSince{tr.Kid(), created.Add(time.Hour)} }},
 		{name: "fail/recipient-is-another-node (SPEC 6.6.7)", token: func(t *testing.T) []byte {
-			return tr.Sign(protocol.TypEvent, protocoltest.BirthMessageAt("TR", "KZ", protocoltest.NewUUID(), created))
+			// For Tajikistan, but for another node of it.
+			return tr.Sign(protocol.TypEvent, protocoltest.BirthMessageAt("TR", "TJ-ZAGS-DUSHANBE", protocoltest.NewUUID(), created))
 		}, code: protocol.CodeRecipientMismatch},
 		{name: "fail/created-in-the-future (SPEC 6.7)", token: func(t *testing.T) []byte {
 			return tr.Sign(protocol.TypEvent, protocoltest.BirthMessageAt("TR", "TJ", protocoltest.NewUUID(), now.Add(6*time.Minute)))
