@@ -82,6 +82,7 @@ internal error.`,
 		newVerifyCmd(e),
 		newSchemasCmd(e),
 		newBenchCmd(e),
+		newRegistryCmd(e),
 	)
 	return root
 }

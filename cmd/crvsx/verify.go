@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node/exchange"
+	"github.com/ecrn/crvsx/node/registry"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
 	"github.com/spf13/cobra"
@@ -15,13 +16,14 @@ import (
 func newVerifyCmd(e *env) *cobra.Command {
 	var (
 		trustFile string
+		bundle    bundleFlags
 		typ       string
 		maxAge    time.Duration
 		skew      time.Duration
 		asJSON    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "verify --trust JWKS.json [--typ T] [--max-age D] FILE|-",
+		Use:   "verify (--trust JWKS.json | --bundle BUNDLE.json --pin SHA256) [--typ T] [--max-age D] FILE|-",
 		Short: "Verify a signed message offline, as a node would",
 		Long: `Verify a compact JWS message offline with every check a node runs on an
 inbound message that does not need the registry (protocol/SPEC.md §6): the
@@ -29,6 +31,17 @@ size limit, the header profile against a JWK Set of trusted public keys,
 the signature, the payload's JSON hygiene (I-JSON), the schemas and the
 semantic rules, typ against messageType, and the sender binding (the
 signing key's member is sender.country).
+
+The trusted keys come from one of:
+  --trust JWKS.json   a JWK Set: keys without validity intervals or status;
+  --bundle FILE       a registry trust bundle ("crvsx registry bundle"),
+                      replayed offline with the same code the nodes run,
+                      from the genesis pinned by --pin (or --genesis FILE).
+                      The key must also have been valid when the message
+                      was created: not before its notBefore, not after its
+                      retirement or expiry, not after "compromised since",
+                      its member active. A retired key keeps verifying what
+                      it signed before retirement. No network is used.
 
 It checks validity, not freshness: an archived message signed years ago
 still verifies. --max-age turns the node's age limit on; a createdAt more
@@ -43,19 +56,36 @@ also prints the RFC 9457 problem document on stdout); exit 2 on usage
 errors.`,
 		Example: `  crvsx keys jwks keys/*.public.jwk > trust.json
   crvsx verify --trust trust.json birth.jws
+  crvsx verify --bundle trust-bundle.json --pin 5d41402abc4b2a76b9719d911017c592… birth.jws
   crvsx verify --trust trust.json --max-age 168h --json - < birth.jws`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if trustFile == "" {
-				return fmt.Errorf("--trust JWKS.json is required")
-			}
-			tb, err := e.readInput(trustFile, 4<<20)
-			if err != nil {
-				return err
-			}
-			keys, err := jws.ParseJWKSet(tb)
-			if err != nil {
-				return fmt.Errorf("%s: %w", trustFile, err)
+			var (
+				keys     jws.KeyLookup
+				validity exchange.KeyValidity
+				view     *registry.TrustView
+			)
+			switch {
+			case trustFile != "" && bundle.file != "":
+				return fmt.Errorf("--trust and --bundle are alternatives: give one")
+			case trustFile != "":
+				tb, err := e.readInput(trustFile, 4<<20)
+				if err != nil {
+					return err
+				}
+				set, err := jws.ParseJWKSet(tb)
+				if err != nil {
+					return fmt.Errorf("%s: %w", trustFile, err)
+				}
+				keys = set
+			case bundle.file != "":
+				v, err := bundle.replay(e)
+				if err != nil {
+					return err
+				}
+				keys, validity, view = v, v, v
+			default:
+				return fmt.Errorf("--trust JWKS.json or --bundle BUNDLE.json is required")
 			}
 			if typ != "" && !knownTyp(typ) {
 				return fmt.Errorf("--typ %q is not a typ of the protocol (%v)", typ, protocol.Typs)
@@ -66,12 +96,16 @@ errors.`,
 			}
 			if err == nil {
 				raw = bytes.TrimSuffix(raw, []byte("\n"))
-				v := &exchange.Verifier{Keys: keys, Typ: typ, Skew: skew, MaxAge: maxAge}
+				v := &exchange.Verifier{Keys: keys, Validity: validity, Typ: typ, Skew: skew, MaxAge: maxAge}
 				var msg *exchange.Verified
 				msg, err = v.Verify(raw, time.Now())
 				if err == nil {
 					for _, w := range msg.Warnings {
 						fmt.Fprintf(e.stderr, "warning: %s\n", w)
+					}
+					if view != nil && msg.CreatedAt.After(view.ConsensusTime().Time()) {
+						fmt.Fprintf(e.stderr, "warning: the message was created at %s, after the bundle's last entry (%s): a later revocation is not in this bundle\n",
+							msg.CreatedAt.UTC().Format(time.RFC3339), view.ConsensusTime())
 					}
 					fmt.Fprintf(e.stderr, "valid: %s\n", msg)
 					_, err := fmt.Fprintf(e.stdout, "%s\n", msg.Payload)
@@ -81,7 +115,8 @@ errors.`,
 			return reportRefusal(e, err, asJSON)
 		},
 	}
-	cmd.Flags().StringVar(&trustFile, "trust", "", "JWK Set (RFC 7517) of the trusted public keys (required)")
+	cmd.Flags().StringVar(&trustFile, "trust", "", "JWK Set (RFC 7517) of the trusted public keys")
+	bundle.register(cmd)
 	cmd.Flags().StringVar(&typ, "typ", "", "the typ the message must have (default: the one its messageType travels as)")
 	cmd.Flags().DurationVar(&maxAge, "max-age", 0, "refuse a message created longer ago than this (0: no age limit)")
 	cmd.Flags().DurationVar(&skew, "skew", 5*time.Minute, "clock skew allowed for a createdAt in the future")

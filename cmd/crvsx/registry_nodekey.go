@@ -1,0 +1,114 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ecrn/crvsx/node/registry"
+	"github.com/spf13/cobra"
+)
+
+func newNodeKeyCmd(e *env) *cobra.Command {
+	nk := &cobra.Command{
+		Use:   "node-key",
+		Short: "A node's TLS key (mTLS between nodes, pinned in the registry)",
+		Long: `Every node has a TLS key; nodes authenticate each other with mutual TLS 1.3
+and no CA: each side checks that the SHA-256 of the other's public key
+(SubjectPublicKeyInfo) is the pin registered for that node in the registry
+(DESIGN §13). The certificate only carries the key and can be re-issued
+freely; changing the key needs a node.register with the new pin.`,
+	}
+	nk.AddCommand(newNodeKeyGenerateCmd(e), newNodeKeyPinCmd(e))
+	return nk
+}
+
+func newNodeKeyGenerateCmd(e *env) *cobra.Command {
+	var node, alg, out string
+	cmd := &cobra.Command{
+		Use:   "generate --node NODE-ID [--alg ES256|EdDSA] --out DIR",
+		Short: "Generate a node TLS key and self-signed certificate; print the pin",
+		Long: `Generate a node's TLS key (ECDSA P-256 by default, or Ed25519) and a
+self-signed certificate, and write them to DIR:
+
+  <NODE-ID>.tls.key  the private key (PKCS #8 PEM), mode 0600 — keep it secret
+  <NODE-ID>.tls.crt  the certificate (PEM)
+
+The pin (hex SHA-256 of the public key's SubjectPublicKeyInfo) is printed
+on stdout: it goes into the genesis spec ("tlsSpkiSha256", or give the
+certificate as "tlsCertFile") or into a node.register command.`,
+		Example: `  crvsx registry node-key generate --node TJ-MOJ-CRVS --out ./tls`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if node == "" || out == "" {
+				return fmt.Errorf("--node NODE-ID and --out DIR are required")
+			}
+			cert, err := registry.GenerateNodeTLSKey(node, alg)
+			if err != nil {
+				return err
+			}
+			certPEM, keyPEM, err := registry.EncodeNodeTLSKey(cert)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			keyPath, certPath := filepath.Join(out, node+".tls.key"), filepath.Join(out, node+".tls.crt")
+			if err := e.writeOut(keyPath, keyPEM, 0o600, false); err != nil {
+				return err
+			}
+			if err := e.writeOut(certPath, certPEM, 0o644, false); err != nil {
+				os.Remove(keyPath)
+				return err
+			}
+			pin, err := registry.CertificatePin(cert)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, pin)
+			fmt.Fprintf(e.stderr, "wrote %s (private, 0600) and %s\n", keyPath, certPath)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&node, "node", "", "the node id (SPEC §2), e.g. TJ-MOJ-CRVS")
+	cmd.Flags().StringVar(&alg, "alg", "ES256", "key algorithm: ES256 (ECDSA P-256) or EdDSA (Ed25519)")
+	cmd.Flags().StringVar(&out, "out", "", "directory to write the key and certificate to")
+	return cmd
+}
+
+func newNodeKeyPinCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:     "pin CERT.pem",
+		Short:   "Print the SPKI pin of a node's TLS certificate",
+		Example: `  crvsx registry node-key pin tls/TJ-MOJ-CRVS.tls.crt`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pin, err := pinOfCertFile(args[0])
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(e.stdout, pin)
+			return err
+		},
+	}
+}
+
+// pinOfCertFile reads a PEM certificate and returns its SPKI pin.
+func pinOfCertFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "CERTIFICATE" {
+		return "", fmt.Errorf("%s: no PEM CERTIFICATE", path)
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return registry.SPKIPin(c.RawSubjectPublicKeyInfo), nil
+}
