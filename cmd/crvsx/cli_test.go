@@ -204,6 +204,18 @@ func TestSchemasCommands(t *testing.T) {
 		assert.Contains(t, r.stdout, f+": "+fields[0]+" "+fields[1], "%s", f)
 	}
 
+	warning, err := filepath.Glob("../../schemas/testdata/warning/*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, warning)
+	for _, f := range warning {
+		exp, err := os.ReadFile(strings.TrimSuffix(f, ".json") + ".expect")
+		require.NoError(t, err)
+		fields := strings.Fields(string(exp))
+		r := run(t, nil, "schemas", "validate", f)
+		assert.Equal(t, 0, r.code, "a warning does not make %s invalid", f)
+		assert.Contains(t, r.stdout, f+": "+fields[0]+" "+fields[1], "%s", f)
+	}
+
 	t.Run("json", func(t *testing.T) {
 		r := run(t, nil, "schemas", "validate", "--json", invalid[0], valid[0])
 		assert.Equal(t, exitInvalid, r.code)

@@ -61,8 +61,8 @@ func newSchemasValidateCmd(e *env) *cobra.Command {
 bundle it names in schemaVersion and the semantic rules, as a node does after
 verifying the signature.
 
-Every failure is printed as "FILE: CODE POINTER MESSAGE" on stdout (one line
-per issue; warnings are printed too but do not fail). Exit 0 when every file
+Every finding is printed as "FILE: CODE POINTER MESSAGE" on stdout, one line
+per issue; warnings are printed the same way but do not make a file invalid. Exit 0 when every file
 is valid, 1 otherwise. --json prints one report per file instead.`,
 		Example: `  crvsx schemas validate schemas/testdata/valid/*.json
   crvsx schemas validate --json birth.json`,
@@ -86,20 +86,20 @@ is valid, 1 otherwise. --json prints one report per file instead.`,
 					bad++
 					r.Code = protocol.CodeOf(err)
 					if pe, ok := err.(*protocol.Error); ok {
-						r.Issues = pe.Issues
-						if len(r.Issues) == 0 {
-							r.Issues = []protocol.Issue{{Severity: protocol.SeverityError, Code: string(pe.Code), Pointer: pe.Pointer, Message: pe.Detail}}
+						// A refusal of the whole message (UNSUPPORTED_SCHEMA_VERSION,
+						// UNKNOWN_MESSAGE_TYPE, PAYLOAD_*) is itself the first issue;
+						// SCHEMA_/SEMANTIC_VALIDATION_FAILED are summed up by theirs.
+						if (pe.Code != protocol.CodeSchemaInvalid && pe.Code != protocol.CodeSemanticInvalid) || len(pe.Issues) == 0 {
+							r.Issues = append(r.Issues, protocol.Issue{Severity: protocol.SeverityError, Code: string(pe.Code), Pointer: pe.Pointer, Message: pe.Detail})
 						}
+						r.Issues = append(r.Issues, pe.Issues...)
 					} else {
 						r.Issues = []protocol.Issue{{Severity: protocol.SeverityError, Code: "UNREADABLE", Message: err.Error()}}
 					}
 				}
 				if !asJSON {
-					for _, is := range r.Issues {
+					for _, is := range append(r.Issues, r.Warnings...) {
 						fmt.Fprintf(e.stdout, "%s: %s\n", name, is)
-					}
-					for _, w := range r.Warnings {
-						fmt.Fprintf(e.stdout, "%s: warning %s\n", name, w)
 					}
 				}
 				reports = append(reports, r)
