@@ -181,16 +181,32 @@ func expectAPIAddr(addr string) PeerCheck {
 	}
 }
 
+// expectNode requires the peer to be node id, at its registered API.
+func expectNode(id, addr string) PeerCheck {
+	atAddr := expectAPIAddr(addr)
+	return func(n Node) error {
+		if n.ID != id {
+			return reject(ReasonNodePinMismatch, "the API at %s presented the key of node %s, not of %s", addr, n.ID, id)
+		}
+		return atAddr(n)
+	}
+}
+
 // dialPeerAPI opens a pinned mutual-TLS connection to a node's API at addr:
 // the server's key must be pinned for the node whose apiUrl is addr.
 func dialPeerAPI(ctx context.Context, cert tls.Certificate, view ViewFunc, addr string, timeout time.Duration) (*tls.Conn, error) {
+	return dialPeerAPIExpect(ctx, cert, view, addr, timeout, expectAPIAddr(addr))
+}
+
+// dialPeerAPIExpect is dialPeerAPI with the check of who the peer must be.
+func dialPeerAPIExpect(ctx context.Context, cert tls.Certificate, view ViewFunc, addr string, timeout time.Duration, expect PeerCheck) (*tls.Conn, error) {
 	if timeout <= 0 {
 		timeout = DefaultHandshakeTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	conf := peerTLSConfig(cert, alpnHTTP1, func(cs tls.ConnectionState) error {
-		if _, err := verifyPeer(view, cs, expectAPIAddr(addr)); err != nil {
+		if _, err := verifyPeer(view, cs, expect); err != nil {
 			return &PeerError{Addr: addr, Err: err}
 		}
 		return nil
@@ -214,41 +230,56 @@ type HTTPForwarder struct {
 	// bounded by their ctx.
 	Timeout time.Duration
 
-	once   sync.Once
-	client *http.Client
+	mu      sync.Mutex
+	clients map[string]*http.Client // node id + pin + apiUrl → client
 }
 
 var _ Forwarder = (*HTTPForwarder)(nil)
 
-func (f *HTTPForwarder) httpClient() *http.Client {
-	f.once.Do(func() {
-		f.client = &http.Client{Transport: &http.Transport{
-			DialTLSContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-				return dialPeerAPI(ctx, f.Certificate, f.View, addr, f.Timeout)
-			},
-			MaxIdleConnsPerHost: 2,
-			IdleConnTimeout:     90 * time.Second,
-		}}
-	})
-	return f.client
-}
+// maxForwarderClients bounds the per-leader clients kept (one per node that
+// was leader, with its key and URL; a new registration makes a new one).
+const maxForwarderClients = 64
 
-func (f *HTTPForwarder) leaderURL(leader Leader) (string, error) {
+// leaderClient returns the leader's API URL and a client whose connections
+// are to that node only: the key the server presents must be the one
+// pinned for the leader's node id, at its registered API address.
+func (f *HTTPForwarder) leaderClient(leader Leader) (string, *http.Client, error) {
 	v := f.View()
 	if v == nil {
-		return "", ErrNoLeader
+		return "", nil, ErrNoLeader
 	}
 	n, ok := v.Node(leader.ID)
 	if !ok {
-		return "", fmt.Errorf("leader %s is not a registered node: %w", leader.ID, ErrNoLeader)
+		return "", nil, fmt.Errorf("leader %s is not a registered node: %w", leader.ID, ErrNoLeader)
 	}
-	return strings.TrimSuffix(n.APIURL, "/"), nil
+	key := n.ID + "|" + n.TLSSPKISHA256 + "|" + n.APIURL
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.clients[key]; ok {
+		return strings.TrimSuffix(n.APIURL, "/"), c, nil
+	}
+	if f.clients == nil || len(f.clients) >= maxForwarderClients {
+		for _, c := range f.clients {
+			c.CloseIdleConnections()
+		}
+		f.clients = map[string]*http.Client{}
+	}
+	id := n.ID
+	c := &http.Client{Transport: &http.Transport{
+		DialTLSContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return dialPeerAPIExpect(ctx, f.Certificate, f.View, addr, f.Timeout, expectNode(id, addr))
+		},
+		MaxIdleConnsPerHost: 2,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+	f.clients[key] = c
+	return strings.TrimSuffix(n.APIURL, "/"), c, nil
 }
 
 // Forward posts data to the leader. A command the leader rejected is a
 // Result (outcome rejected), not an error: it was applied and recorded.
 func (f *HTTPForwarder) Forward(ctx context.Context, leader Leader, data []byte) (Result, error) {
-	base, err := f.leaderURL(leader)
+	base, hc, err := f.leaderClient(leader)
 	if err != nil {
 		return Result{}, err
 	}
@@ -258,8 +289,13 @@ func (f *HTTPForwarder) Forward(ctx context.Context, leader Leader, data []byte)
 	}
 	req.Header.Set("Content-Type", MediaJOSE)
 	req.Header.Set(HeaderForwardedBy, f.NodeID)
-	resp, err := f.httpClient().Do(req)
+	resp, err := hc.Do(req)
+	if errors.Is(err, ErrPeerRefused) {
+		// Refused in the handshake: nothing was sent.
+		return Result{}, fmt.Errorf("forward to leader %s: %w: %w", leader.ID, err, ErrUnavailable)
+	}
 	if err != nil {
+		// Sent or not, the outcome is unknown.
 		return Result{}, fmt.Errorf("forward to leader %s: %w: %w", leader.ID, err, ErrTimeout)
 	}
 	defer resp.Body.Close()
@@ -277,7 +313,7 @@ func (f *HTTPForwarder) Forward(ctx context.Context, leader Leader, data []byte)
 
 // ReadIndex asks the leader for its commit index.
 func (f *HTTPForwarder) ReadIndex(ctx context.Context, leader Leader) (uint64, error) {
-	base, err := f.leaderURL(leader)
+	base, hc, err := f.leaderClient(leader)
 	if err != nil {
 		return 0, err
 	}
@@ -285,7 +321,7 @@ func (f *HTTPForwarder) ReadIndex(ctx context.Context, leader Leader) (uint64, e
 	if err != nil {
 		return 0, err
 	}
-	resp, err := f.httpClient().Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("read index from leader %s: %w: %w", leader.ID, err, ErrUnavailable)
 	}

@@ -23,7 +23,8 @@ type tlsNode struct {
 	id   string
 	cert tls.Certificate
 	pin  string
-	ln   net.Listener
+	ln   net.Listener // at the registered raftAddress
+	api  net.Listener // at the registered apiUrl
 	spec registry.NodeSpec
 }
 
@@ -57,18 +58,14 @@ func (tn *tlsNet) register(m, suffix string) *tlsNode {
 	tn.t.Helper()
 	id := m + "-N" + suffix
 	cert := mustNodeKey(tn.t, id)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tn.t.Fatal(err)
-	}
-	tn.t.Cleanup(func() { ln.Close() })
+	ln, api := mustListen(tn.t), mustListen(tn.t)
 	pin, err := registry.CertificatePin(cert)
 	if err != nil {
 		tn.t.Fatal(err)
 	}
-	spec := registry.NodeSpec{ID: id, RaftAddress: ln.Addr().String(), APIURL: "https://" + ln.Addr().String(), TLSSPKISHA256: pin, DesiredRole: registry.RoleNonvoter}
+	spec := registry.NodeSpec{ID: id, RaftAddress: ln.Addr().String(), APIURL: "https://" + api.Addr().String(), TLSSPKISHA256: pin, DesiredRole: registry.RoleNonvoter}
 	tn.apply(tn.n.Sign(tn.n.Command(registry.CmdNodeRegister, m, registry.NodeRegisterArgs{Node: spec}), tn.n.Member(m).Gov))
-	return &tlsNode{id: id, cert: cert, pin: pin, ln: ln, spec: spec}
+	return &tlsNode{id: id, cert: cert, pin: pin, ln: ln, api: api, spec: spec}
 }
 
 // apply applies data, requires acceptance and publishes the new view.
@@ -89,6 +86,16 @@ func (tn *tlsNet) stream(nd *tlsNode, cert tls.Certificate) *registry.StreamLaye
 	}
 	tn.t.Cleanup(func() { sl.Close() })
 	return sl
+}
+
+func mustListen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
 }
 
 func mustNodeKey(t testing.TB, id string) tls.Certificate {

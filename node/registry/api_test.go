@@ -1,0 +1,538 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/protocol"
+)
+
+// fakeBackend is the shell as the API sees it, over a tlsNet whose state
+// it applies entries to: a leader unless told otherwise, with settable
+// staleness and failures.
+type fakeBackend struct {
+	tn *tlsNet
+
+	mu         sync.Mutex
+	role       string
+	leader     registry.Leader
+	stale      bool
+	submitErr  error
+	submitted  []string // "submit" or "leader" per call
+	added      []string // node@addr of AddNonvoter
+	addErr     error
+	readIndex  uint64
+	lastResult registry.Result
+}
+
+func newFakeBackend(tn *tlsNet) *fakeBackend {
+	return &fakeBackend{tn: tn, role: registry.RaftLeader}
+}
+
+func (b *fakeBackend) apply(data []byte) (registry.Result, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.submitErr != nil {
+		return registry.Result{}, b.submitErr
+	}
+	var res registry.Result
+	b.tn.s, res = b.tn.n.Apply(b.tn.s, data)
+	b.tn.publish()
+	b.lastResult = res
+	return res, nil
+}
+
+func (b *fakeBackend) Submit(ctx context.Context, data []byte) (registry.Result, error) {
+	b.mu.Lock()
+	b.submitted = append(b.submitted, "submit")
+	b.mu.Unlock()
+	return b.apply(data)
+}
+
+func (b *fakeBackend) SubmitLeader(ctx context.Context, data []byte) (registry.Result, error) {
+	b.mu.Lock()
+	b.submitted = append(b.submitted, "leader")
+	notLeader := b.role != registry.RaftLeader
+	b.mu.Unlock()
+	if notLeader {
+		return registry.Result{}, registry.ErrNotLeader
+	}
+	return b.apply(data)
+}
+
+func (b *fakeBackend) ReadIndex(ctx context.Context) (uint64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.role != registry.RaftLeader {
+		return 0, registry.ErrNotLeader
+	}
+	return b.readIndex, nil
+}
+
+func (b *fakeBackend) AddNonvoter(ctx context.Context, id, addr string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.addErr != nil {
+		return b.addErr
+	}
+	b.added = append(b.added, id+"@"+addr)
+	return nil
+}
+
+func (b *fakeBackend) State() *registry.State {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.tn.s
+}
+
+func (b *fakeBackend) View() *registry.TrustView { return b.tn.view.Load() }
+
+func (b *fakeBackend) Status() registry.Status {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.tn.s
+	st := registry.Status{NodeID: "TJ-N9", Role: b.role, Leader: b.leader, AppliedIndex: s.AppliedIndex(),
+		ConsensusTime: s.ConsensusTime(), StateHash: s.Hash(), ChainHead: s.ChainHead(),
+		LastLeaderContact: time.Unix(1700000000, 0), Staleness: 3 * time.Second, StalenessBound: 10 * time.Minute}
+	if b.stale {
+		st.Staleness, st.Stale = time.Hour, true
+	}
+	return st
+}
+
+func (b *fakeBackend) Fresh() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stale {
+		return &registry.StaleError{Staleness: time.Hour, Bound: 10 * time.Minute, SyncedAt: time.Unix(1700000000, 0)}
+	}
+	return nil
+}
+
+func (b *fakeBackend) Bundle() (*registry.Bundle, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return nil, errors.New("fakeBackend keeps no history")
+}
+
+func (b *fakeBackend) set(f func(b *fakeBackend)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f(b)
+}
+
+func newAPI(t *testing.T, b registry.Backend, tune ...func(*registry.APIConfig)) *registry.API {
+	t.Helper()
+	cfg := registry.APIConfig{Backend: b, Logger: testLogger(t)}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	a, err := registry.NewAPI(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+type apiResponse struct {
+	status  int
+	header  http.Header
+	body    []byte
+	problem registry.APIProblem
+}
+
+func do(t *testing.T, h http.Handler, method, path, ctype string, body []byte) apiResponse {
+	t.Helper()
+	req := httptest.NewRequest(method, path, bytes.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	r := apiResponse{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+	if w.Header().Get("Content-Type") == protocol.ProblemContentType {
+		if err := json.Unmarshal(r.body, &r.problem); err != nil {
+			t.Fatalf("problem document: %v: %s", err, r.body)
+		}
+	}
+	for _, h := range []string{registry.HeaderIndex, registry.HeaderStaleness, registry.HeaderStale} {
+		if w.Header().Get(h) == "" {
+			t.Fatalf("%s %s: no %s header", method, path, h)
+		}
+	}
+	return r
+}
+
+// wantProblem asserts the status, code and reason of a problem document.
+func (r apiResponse) wantProblem(t *testing.T, status int, code protocol.Code, reason registry.Reason) {
+	t.Helper()
+	if r.status != status || r.problem.Code != code || r.problem.Reason != reason || r.problem.Type != code.TypeURI() || r.problem.Status != status {
+		t.Fatalf("got %d %s/%s (%s), want %d %s/%s: %s", r.status, r.problem.Code, r.problem.Reason, r.problem.Type, status, code, reason, r.body)
+	}
+}
+
+func decode[T any](t *testing.T, r apiResponse) T {
+	t.Helper()
+	var v T
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("%v: %s", err, r.body)
+	}
+	return v
+}
+
+func TestAPICommands(t *testing.T) {
+	tn := newTLSNet(t, "TJ", "TR", "KZ")
+	b := newFakeBackend(tn)
+	api := newAPI(t, b, func(c *registry.APIConfig) { c.MaxBody = 64 << 10 })
+	n := tn.n
+
+	t.Run("ok/self-command-accepted", func(t *testing.T) {
+		spec := tn.nodes["KZ"].spec
+		spec.APIURL = "https://kz.example:8443"
+		data := n.Sign(n.Command(registry.CmdNodeRegister, "KZ", registry.NodeRegisterArgs{Node: spec}), n.Member("KZ").Gov)
+		r := do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, data)
+		res := decode[registry.APIResult](t, r)
+		if res.Outcome != registry.OutcomeAccepted || res.Type != registry.CmdNodeRegister || res.Index == 0 {
+			t.Fatalf("%+v", res)
+		}
+		if r.header.Get(registry.HeaderIndex) == "" || r.header.Get(registry.HeaderStale) != "false" {
+			t.Fatal("staleness headers")
+		}
+	})
+	var proposal string
+	t.Run("ok/proposed-says-how-many-approvals-are-missing", func(t *testing.T) {
+		c := n.Command(registry.CmdMemberSuspend, "TJ", registry.SuspendArgs{Member: "KZ", Reason: "audit"})
+		c.Propose = true
+		res := decode[registry.APIResult](t, do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, n.Sign(c, n.Member("TJ").Gov)))
+		if res.Outcome != registry.OutcomeProposed || res.Approvals != 1 || res.Required != 2 || res.Proposal != c.ID {
+			t.Fatalf("%+v", res)
+		}
+		proposal = res.Proposal
+	})
+	t.Run("ok/proposal-listed-with-its-count", func(t *testing.T) {
+		ps := decode[registry.APIProposals](t, do(t, api, "GET", registry.PathProposals, "", nil))
+		if len(ps.Proposals) != 1 || ps.Proposals[0].ID != proposal || len(ps.Proposals[0].Approvals) != 1 || ps.Proposals[0].Required != 2 {
+			t.Fatalf("%+v", ps)
+		}
+		one := decode[registry.APIProposals](t, do(t, api, "GET", registry.PathProposals+"/"+proposal, "", nil))
+		if len(one.Proposals) != 1 || one.Proposals[0].PayloadSHA256 == "" {
+			t.Fatalf("%+v", one)
+		}
+	})
+	t.Run("fail/unknown-proposal", func(t *testing.T) {
+		do(t, api, "GET", registry.PathProposals+"/00000000-0000-4000-8000-00000000ffff", "", nil).
+			wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonProposalUnknown)
+	})
+	t.Run("fail/below-threshold-with-reason-and-result", func(t *testing.T) {
+		before := b.State().Hash()
+		data := n.Sign(n.Command(registry.CmdMemberSuspend, "TJ", registry.SuspendArgs{Member: "KZ", Reason: "audit"}), n.Member("TJ").Gov)
+		r := do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, data)
+		r.wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonBelowThreshold)
+		if r.problem.Result == nil || r.problem.Result.Index == 0 || r.problem.Result.Outcome != registry.OutcomeRejected {
+			t.Fatalf("the problem carries the result: %s", r.body)
+		}
+		if b.State().Hash() != before {
+			t.Fatal("a rejected command changed the state")
+		}
+	})
+	t.Run("fail/signed-by-unknown-key", func(t *testing.T) {
+		stranger := n.NewKey("TJ", "ES256")
+		data := n.Sign(n.Command(registry.CmdKeyRetire, "TJ", registry.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), stranger)
+		do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, data).wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonUnknownKey)
+	})
+	t.Run("fail/wrong-media-type", func(t *testing.T) {
+		do(t, api, "POST", registry.PathCommands, "application/json", []byte("a.b.c")).wantProblem(t, 415, protocol.CodeUnsupported, "")
+	})
+	t.Run("fail/not-compact", func(t *testing.T) {
+		for _, body := range []string{"", "a.b", "a.b.c\n", "a.b.c\n\na.b.c"} {
+			do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, []byte(body)).wantProblem(t, 400, protocol.CodeNotCompact, "")
+		}
+	})
+	t.Run("fail/too-large-refused-before-reading", func(t *testing.T) {
+		body := &countingReader{r: bytes.NewReader(make([]byte, 1<<20))}
+		req := httptest.NewRequest("POST", registry.PathCommands, body)
+		req.Header.Set("Content-Type", registry.MediaJOSE)
+		req.ContentLength = 1 << 20
+		w := httptest.NewRecorder()
+		api.ServeHTTP(w, req)
+		if w.Code != 413 || body.n != 0 {
+			t.Fatalf("status %d, %d bytes read", w.Code, body.n)
+		}
+		// Without a length the limit applies while reading.
+		req = httptest.NewRequest("POST", registry.PathCommands, io.MultiReader(bytes.NewReader(make([]byte, 1<<20))))
+		req.Header.Set("Content-Type", registry.MediaJOSE)
+		req.ContentLength = -1
+		w = httptest.NewRecorder()
+		api.ServeHTTP(w, req)
+		if w.Code != 413 {
+			t.Fatalf("status %d", w.Code)
+		}
+	})
+	t.Run("ok/forwarded-write-is-leader-only", func(t *testing.T) {
+		data := n.Sign(n.Command(registry.CmdKeyRetire, "TR", registry.KeyRetireArgs{Kid: n.Member("TR").Sig.Kid()}), n.Member("TR").Gov)
+		req := httptest.NewRequest("POST", registry.PathCommands, bytes.NewReader(data))
+		req.Header.Set("Content-Type", registry.MediaJOSE)
+		req.Header.Set(registry.HeaderForwardedBy, "KZ-N9")
+		b.set(func(b *fakeBackend) { b.submitted = nil })
+		w := httptest.NewRecorder()
+		api.ServeHTTP(w, req)
+		if w.Code != 200 || len(b.submitted) != 1 || b.submitted[0] != "leader" {
+			t.Fatalf("status %d, calls %v", w.Code, b.submitted)
+		}
+	})
+	t.Run("fail/forwarded-to-a-node-no-longer-leader", func(t *testing.T) {
+		b.set(func(b *fakeBackend) {
+			b.role = registry.RaftFollower
+			b.leader = registry.Leader{ID: "TR-N9", Address: tn.nodes["TR"].spec.RaftAddress}
+		})
+		defer b.set(func(b *fakeBackend) { b.role, b.leader = registry.RaftLeader, registry.Leader{} })
+		req := httptest.NewRequest("POST", registry.PathCommands, strings.NewReader("a.b.c"))
+		req.Header.Set("Content-Type", registry.MediaJOSE)
+		req.Header.Set(registry.HeaderForwardedBy, "KZ-N9")
+		w := httptest.NewRecorder()
+		api.ServeHTTP(w, req)
+		var p registry.APIProblem
+		json.Unmarshal(w.Body.Bytes(), &p)
+		if w.Code != 503 || p.Code != protocol.CodeUnavailable || p.Cause != "not-leader" || p.Leader == nil || p.Leader.APIURL != tn.nodes["TR"].spec.APIURL {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+		if w.Header().Get("Retry-After") == "" {
+			t.Fatal("no Retry-After")
+		}
+	})
+	for _, c := range []struct {
+		name  string
+		err   error
+		code  protocol.Code
+		cause string
+	}{
+		{"fail/stale-replica", &registry.StaleError{Staleness: time.Hour, Bound: time.Minute}, protocol.CodeRegistryStale, ""},
+		{"fail/no-leader", registry.ErrNoLeader, protocol.CodeUnavailable, "no-leader"},
+		{"fail/timeout-outcome-unknown", registry.ErrTimeout, protocol.CodeUnavailable, "timeout"},
+		{"fail/leader-clock-behind", registry.ErrLeaderClockBehind, protocol.CodeUnavailable, "leader-clock-behind"},
+		{"fail/internal", errors.New("disk on fire"), protocol.CodeInternal, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b.set(func(b *fakeBackend) { b.submitErr = c.err })
+			defer b.set(func(b *fakeBackend) { b.submitErr = nil })
+			data := n.Sign(n.Command(registry.CmdKeyRetire, "KZ", registry.KeyRetireArgs{Kid: n.Member("KZ").Sig.Kid()}), n.Member("KZ").Gov)
+			r := do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, data)
+			r.wantProblem(t, c.code.Status(), c.code, "")
+			if r.problem.Cause != c.cause {
+				t.Fatalf("cause %q, want %q", r.problem.Cause, c.cause)
+			}
+			if c.code == protocol.CodeInternal && strings.Contains(string(r.body), "fire") {
+				t.Fatal("an internal cause was sent")
+			}
+		})
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+func TestAPIReads(t *testing.T) {
+	tn := newTLSNet(t, "TJ", "TR", "KZ")
+	b := newFakeBackend(tn)
+	api := newAPI(t, b)
+	n := tn.n
+
+	t.Run("ok/status", func(t *testing.T) {
+		b.set(func(b *fakeBackend) {
+			b.role = registry.RaftFollower
+			b.leader = registry.Leader{ID: "TR-N9", Address: tn.nodes["TR"].spec.RaftAddress}
+		})
+		defer b.set(func(b *fakeBackend) { b.role, b.leader = registry.RaftLeader, registry.Leader{} })
+		st := decode[registry.APIStatus](t, do(t, api, "GET", registry.PathStatus, "", nil))
+		if st.GenesisSHA256 != n.Genesis.Hash() || st.Leader == nil || st.Leader.APIURL != tn.nodes["TR"].spec.APIURL || st.StalenessSeconds != 3 || st.Stale {
+			t.Fatalf("%+v", st)
+		}
+	})
+	t.Run("ok/stale-is-reported-and-reads-keep-working", func(t *testing.T) {
+		b.set(func(b *fakeBackend) { b.stale = true })
+		defer b.set(func(b *fakeBackend) { b.stale = false })
+		r := do(t, api, "GET", registry.PathMembers, "", nil)
+		if r.status != 200 || r.header.Get(registry.HeaderStale) != "true" || r.header.Get(registry.HeaderStaleness) != "3600" {
+			t.Fatalf("%d %v", r.status, r.header)
+		}
+	})
+	t.Run("ok/members", func(t *testing.T) {
+		ms := decode[registry.APIMembers](t, do(t, api, "GET", registry.PathMembers, "", nil))
+		if len(ms.Members) != 3 || ms.AppliedIndex != b.State().AppliedIndex() {
+			t.Fatalf("%+v", ms)
+		}
+		one := decode[registry.APIMembers](t, do(t, api, "GET", registry.PathMembers+"/TR", "", nil))
+		if len(one.Members) != 1 || one.Members[0].ID != "TR" {
+			t.Fatalf("%+v", one)
+		}
+	})
+	t.Run("fail/unknown-member", func(t *testing.T) {
+		do(t, api, "GET", registry.PathMembers+"/KG", "", nil).wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonNotFound)
+		do(t, api, "GET", registry.PathKeys+"?member=KG", "", nil).wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonNotFound)
+	})
+	t.Run("ok/keys-filtered", func(t *testing.T) {
+		ks := decode[registry.APIKeys](t, do(t, api, "GET", registry.PathKeys+"?member=TJ&role=signing", "", nil))
+		if len(ks.Keys) != 1 || ks.Keys[0].Kid != n.Member("TJ").Sig.Kid() {
+			t.Fatalf("%+v", ks)
+		}
+		one := decode[registry.APIKeys](t, do(t, api, "GET", registry.PathKeys+"/"+n.Member("TR").Gov.Kid(), "", nil))
+		if len(one.Keys) != 1 || one.Keys[0].Role != registry.RoleGovernance {
+			t.Fatalf("%+v", one)
+		}
+	})
+	t.Run("ok/nodes-and-policy", func(t *testing.T) {
+		ns := decode[registry.APINodes](t, do(t, api, "GET", registry.PathNodes, "", nil))
+		if len(ns.Nodes) != 6 { // 3 genesis nodes + 3 registered by tlsNet
+			t.Fatalf("%d nodes", len(ns.Nodes))
+		}
+		p := decode[registry.APIPolicy](t, do(t, api, "GET", registry.PathPolicy, "", nil))
+		if p.GenesisSHA256 != n.Genesis.Hash() || p.ActiveMembers != 3 || p.Policy.ClockSkewSeconds == 0 {
+			t.Fatalf("%+v", p)
+		}
+	})
+	t.Run("fail/bundle-error-is-internal", func(t *testing.T) {
+		do(t, api, "GET", registry.PathBundle, "", nil).wantProblem(t, 500, protocol.CodeInternal, "")
+	})
+	t.Run("fail/unknown-route", func(t *testing.T) {
+		do(t, api, "GET", "/v1/registry/nope", "", nil).wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonNotFound)
+		do(t, api, "DELETE", registry.PathMembers, "", nil).wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonNotFound)
+	})
+	t.Run("fail/read-index-without-peer-key", func(t *testing.T) {
+		do(t, api, "POST", registry.PathReadIndex, "", nil).wantProblem(t, 403, protocol.CodeNodePinMismatch, registry.ReasonNodePinMismatch)
+	})
+}
+
+// apiServer serves api on the node's registered API listener with the
+// node's TLS key.
+func apiServer(t *testing.T, nd *tlsNode, h http.Handler) {
+	t.Helper()
+	srv := &http.Server{Handler: h, TLSConfig: registry.APIServerTLSConfig(nd.cert), ErrorLog: nil, ReadHeaderTimeout: 5 * time.Second}
+	go srv.ServeTLS(nd.api, "", "")
+	t.Cleanup(func() { srv.Close() })
+}
+
+// TestAPIClientAndForwarder runs the clients against the API over real TLS:
+// the operator's client pinned to the node's key, and the follower's
+// HTTPForwarder over pinned mutual TLS.
+func TestAPIClientAndForwarder(t *testing.T) {
+	tn := newTLSNet(t, "TJ", "TR", "KZ")
+	leader := tn.nodes["TR"]
+	b := newFakeBackend(tn)
+	b.readIndex = 42
+	apiServer(t, leader, newAPI(t, b))
+	ctx := context.Background()
+	n := tn.n
+
+	t.Run("ok/operator-client-with-pin", func(t *testing.T) {
+		c, err := registry.NewAPIClient(leader.spec.APIURL, leader.pin, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, err := c.Members(ctx)
+		if err != nil || len(ms.Members) != 3 {
+			t.Fatal(ms, err)
+		}
+		data := n.Sign(n.Command(registry.CmdMemberSuspend, "TJ", registry.SuspendArgs{Member: "KZ", Reason: "x"}), n.Member("TJ").Gov)
+		_, err = c.Submit(ctx, data)
+		var ae *registry.APIError
+		if !errors.As(err, &ae) || registry.ReasonOf(err) != registry.ReasonBelowThreshold || ae.Problem.Result == nil {
+			t.Fatalf("%v", err)
+		}
+	})
+	t.Run("fail/operator-client-wrong-pin", func(t *testing.T) {
+		c, err := registry.NewAPIClient(leader.spec.APIURL, tn.nodes["KZ"].pin, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Status(ctx); !errors.Is(err, registry.ErrPeerRefused) {
+			t.Fatalf("a node with another key was trusted: %v", err)
+		}
+	})
+	t.Run("fail/operator-client-https-without-pin", func(t *testing.T) {
+		if _, err := registry.NewAPIClient(leader.spec.APIURL, "", time.Second); err == nil {
+			t.Fatal("https without a pin")
+		}
+	})
+	fw := &registry.HTTPForwarder{NodeID: "KZ-N9", Certificate: tn.nodes["KZ"].cert, View: tn.view.Load, Timeout: 5 * time.Second}
+	lead := registry.Leader{ID: leader.id, Address: leader.spec.RaftAddress}
+	t.Run("ok/forward-to-leader", func(t *testing.T) {
+		b.set(func(b *fakeBackend) { b.submitted = nil })
+		data := n.Sign(n.Command(registry.CmdKeyRetire, "KZ", registry.KeyRetireArgs{Kid: n.Member("KZ").Sig.Kid()}), n.Member("KZ").Gov)
+		res, err := fw.Forward(ctx, lead, data)
+		if err != nil || res.Outcome != registry.OutcomeAccepted || res.Index == 0 {
+			t.Fatal(res, err)
+		}
+		if len(b.submitted) != 1 || b.submitted[0] != "leader" {
+			t.Fatalf("the leader was called with %v, want SubmitLeader", b.submitted)
+		}
+	})
+	t.Run("ok/forwarded-rejection-is-a-result", func(t *testing.T) {
+		data := n.Sign(n.Command(registry.CmdMemberSuspend, "TJ", registry.SuspendArgs{Member: "KZ", Reason: "x"}), n.Member("TJ").Gov)
+		res, err := fw.Forward(ctx, lead, data)
+		if err != nil || res.Outcome != registry.OutcomeRejected || res.Reason != registry.ReasonBelowThreshold {
+			t.Fatal(res, err)
+		}
+	})
+	t.Run("ok/read-index", func(t *testing.T) {
+		idx, err := fw.ReadIndex(ctx, lead)
+		if err != nil || idx != 42 {
+			t.Fatal(idx, err)
+		}
+	})
+	t.Run("fail/forward-keeps-error-class", func(t *testing.T) {
+		for _, e := range []error{registry.ErrTimeout, registry.ErrLeaderClockBehind, registry.ErrNoLeader} {
+			b.set(func(b *fakeBackend) { b.submitErr = e })
+			_, err := fw.Forward(ctx, lead, []byte("a.b.c"))
+			if !errors.Is(err, e) || !errors.Is(err, registry.ErrUnavailable) {
+				t.Fatalf("forwarded %v came back as %v", e, err)
+			}
+		}
+		b.set(func(b *fakeBackend) { b.submitErr = nil; b.role = registry.RaftFollower })
+		defer b.set(func(b *fakeBackend) { b.role = registry.RaftLeader })
+		if _, err := fw.Forward(ctx, lead, []byte("a.b.c")); !errors.Is(err, registry.ErrNotLeader) {
+			t.Fatalf("not leader: %v", err)
+		}
+	})
+	t.Run("fail/leader-with-another-key", func(t *testing.T) {
+		// KZ's view says TJ-N9 is at TR's API address: the TLS key there
+		// is TR's, not the one pinned for TJ-N9.
+		fake := registry.Leader{ID: "TJ-N9"}
+		spec := tn.nodes["TJ"].spec
+		spec.APIURL = leader.spec.APIURL
+		tn.apply(n.Sign(n.Command(registry.CmdNodeRegister, "TJ", registry.NodeRegisterArgs{Node: spec}), n.Member("TJ").Gov))
+		fw2 := &registry.HTTPForwarder{NodeID: "KZ-N9", Certificate: tn.nodes["KZ"].cert, View: tn.view.Load, Timeout: 5 * time.Second}
+		_, err := fw2.Forward(ctx, fake, []byte("a.b.c"))
+		if err == nil || registry.ReasonOf(err) != registry.ReasonNodePinMismatch {
+			t.Fatalf("forwarded to a node presenting another key: %v", err)
+		}
+	})
+	t.Run("fail/forwarder-with-unregistered-key", func(t *testing.T) {
+		other := &registry.HTTPForwarder{NodeID: "KZ-N9", Certificate: mustNodeKey(t, "KZ-N9"), View: tn.view.Load, Timeout: 5 * time.Second}
+		// Submitting is open to anyone (commands carry their own
+		// signatures), but the read index is for registered nodes only.
+		if _, err := other.ReadIndex(ctx, lead); registry.ReasonOf(err) != registry.ReasonNodePinMismatch {
+			t.Fatalf("read index with an unregistered key: %v", err)
+		}
+	})
+}
