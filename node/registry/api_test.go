@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -427,7 +428,7 @@ func TestAPIReads(t *testing.T) {
 // node's TLS key.
 func apiServer(t *testing.T, nd *tlsNode, h http.Handler) {
 	t.Helper()
-	srv := &http.Server{Handler: h, TLSConfig: registry.APIServerTLSConfig(nd.cert), ErrorLog: nil, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, TLSConfig: registry.APIServerTLSConfig(nd.cert), ErrorLog: log.New(io.Discard, "", 0), ReadHeaderTimeout: 5 * time.Second}
 	go srv.ServeTLS(nd.api, "", "")
 	t.Cleanup(func() { srv.Close() })
 }
