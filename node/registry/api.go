@@ -434,12 +434,31 @@ func (a *API) postCommands(w http.ResponseWriter, r *http.Request) {
 		a.problem(w, r, err, func(p *APIProblem) { p.Leader = a.leader() })
 		return
 	}
-	out := apiResult(res, a.cfg.Backend.State())
+	out := apiResult(res, a.appliedState(r.Context(), res.Index))
 	if res.Outcome == OutcomeRejected {
 		a.problem(w, r, res.Err(), func(p *APIProblem) { p.Result = &out })
 		return
 	}
 	a.ok(w, out)
+}
+
+// readYourWritesWait bounds how long a write's answer waits for this
+// replica to apply the entry (a follower learns the commit a heartbeat
+// later), so that the answer's counts and the next read on this node
+// reflect the write.
+const readYourWritesWait = 2 * time.Second
+
+// appliedState waits until this replica has applied index (bounded by
+// readYourWritesWait and ctx) and returns its state.
+func (a *API) appliedState(ctx context.Context, index uint64) *State {
+	deadline := time.Now().Add(readYourWritesWait)
+	for {
+		s := a.cfg.Backend.State()
+		if s.AppliedIndex() >= index || time.Now().After(deadline) || ctx.Err() != nil {
+			return s
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (a *API) leader() *APILeader {
