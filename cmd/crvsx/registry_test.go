@@ -47,6 +47,15 @@ func mustSigner(t *testing.T, file string) *jws.Signer {
 // real commands and writes a spec file; it returns its path.
 func mustGenesisSpec(t *testing.T, dir string, genesisTime time.Time, members ...string) (string, map[string]*founder) {
 	t.Helper()
+	return mustGenesisSpecAt(t, dir, genesisTime, func(i int) (string, string) {
+		return "127.0.0.1:" + strconv.Itoa(7001+i), "https://127.0.0.1:" + strconv.Itoa(8001+i)
+	}, members...)
+}
+
+// mustGenesisSpecAt is mustGenesisSpec with the nodes' raft and API
+// addresses.
+func mustGenesisSpecAt(t *testing.T, dir string, genesisTime time.Time, addrs func(i int) (raft, api string), members ...string) (string, map[string]*founder) {
+	t.Helper()
 	fs := map[string]*founder{}
 	type key struct {
 		Role    string `json:"role"`
@@ -85,8 +94,8 @@ func mustGenesisSpec(t *testing.T, dir string, genesisTime time.Time, members ..
 		rel := func(p string) string { r, _ := filepath.Rel(dir, p); return r }
 		spec.Members = append(spec.Members, member{ID: m, Name: "Civil registry of " + m,
 			Keys: []key{{"governance", rel(f.govPub)}, {"signing", rel(f.sigPub)}}})
-		spec.Nodes = append(spec.Nodes, node{ID: nodeID, Member: m, RaftAddress: "127.0.0.1:" + strconv.Itoa(7001+i),
-			APIURL: "https://127.0.0.1:" + strconv.Itoa(8001+i), TLSCertFile: rel(f.tlsCert), Role: "voter"})
+		raftAddr, apiURL := addrs(i)
+		spec.Nodes = append(spec.Nodes, node{ID: nodeID, Member: m, RaftAddress: raftAddr, APIURL: apiURL, TLSCertFile: rel(f.tlsCert), Role: "voter"})
 		fs[m] = f
 	}
 	b, err := json.MarshalIndent(spec, "", "  ")
@@ -99,8 +108,15 @@ func mustGenesisSpec(t *testing.T, dir string, genesisTime time.Time, members ..
 // mustCeremony runs the whole ceremony with the real commands.
 func mustCeremony(t *testing.T, genesisTime time.Time, members ...string) *ceremony {
 	t.Helper()
+	return mustCeremonyAt(t, genesisTime, func(i int) (string, string) {
+		return "127.0.0.1:" + strconv.Itoa(7001+i), "https://127.0.0.1:" + strconv.Itoa(8001+i)
+	}, members...)
+}
+
+func mustCeremonyAt(t *testing.T, genesisTime time.Time, addrs func(i int) (raft, api string), members ...string) *ceremony {
+	t.Helper()
 	dir := t.TempDir()
-	spec, fs := mustGenesisSpec(t, dir, genesisTime, members...)
+	spec, fs := mustGenesisSpecAt(t, dir, genesisTime, addrs, members...)
 	c := &ceremony{dir: dir, genesis: filepath.Join(dir, "genesis.json"), endorsements: filepath.Join(dir, "genesis.endorsements.json"), founders: fs}
 	r := run(t, nil, "registry", "genesis", "init", "--spec", spec, "--out", c.genesis)
 	require.Equal(t, 0, r.code, r.stderr)

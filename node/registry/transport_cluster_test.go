@@ -295,9 +295,6 @@ func (c *mcCluster) submitVia(n *mcNode, data []byte, want registry.Outcome) reg
 // measured); a registered node joins over HTTPS with its pinned key, a
 // wrong key is refused with its reason.
 func TestMTLSCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("cluster test")
-	}
 	c := newMCCluster(t, 3, "TJ", "TR", "KZ", "UZ", "KG")
 	leader := c.leader()
 	var follower *mcNode
