@@ -18,6 +18,7 @@ var owners = map[string][]string{
 	"golang.org/x/text":                   {"github.com/ecrn/crvsx/schemas"},
 	"github.com/hashicorp/raft":           {"github.com/ecrn/crvsx/node/registry"},
 	"github.com/hashicorp/raft-boltdb":    {"github.com/ecrn/crvsx/node/registry"},
+	"github.com/hashicorp/go-hclog":       {"github.com/ecrn/crvsx/node/registry"}, // raft's logger, adapted to slog where raft is built
 	"go.etcd.io/bbolt":                    {"github.com/ecrn/crvsx/node/store", "github.com/ecrn/crvsx/node/registry"},
 	"github.com/go-resty/resty":           {"github.com/ecrn/crvsx/node/peer"},
 	"github.com/spf13/cobra":              {"github.com/ecrn/crvsx/cmd/crvsx"},
