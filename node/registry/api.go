@@ -421,6 +421,10 @@ func (a *API) postCommands(w http.ResponseWriter, r *http.Request) {
 		a.problem(w, r, err, nil)
 		return
 	}
+	if err := a.precheck(data); err != nil {
+		a.problem(w, r, err, nil)
+		return
+	}
 	var res Result
 	if by := r.Header.Get(HeaderForwardedBy); by != "" {
 		// > DESIGN §13: the leader stamps and applies a forwarded write;
@@ -473,6 +477,33 @@ func (a *API) leader() *APILeader {
 		}
 	}
 	return l
+}
+
+// unauthenticatedReasons are the refusals of DESIGN.md §5 steps 1–5: the
+// entry is not a command signed by a key of the registry. They burn no id
+// and move no time; the API refuses them without submitting, so that
+// anonymous junk never costs every node a log entry forever.
+var unauthenticatedReasons = map[Reason]bool{
+	ReasonMalformedEntry: true, ReasonMalformedCommand: true, ReasonWrongNetwork: true,
+	ReasonUnknownType: true, ReasonUnknownKey: true, ReasonBadSignature: true,
+}
+
+// precheck runs Apply on this replica's state as a dry run (pure, nothing
+// is kept) and refuses the entry if it fails before authentication. A key
+// added moments ago on the leader may not be here yet: the problem says so
+// and the client retries. Everything else goes to the leader, whose Apply
+// decides.
+func (a *API) precheck(data []byte) error {
+	s := a.cfg.Backend.State()
+	_, res, err := Apply(s, Entry{Index: s.AppliedIndex() + 1, Time: max(s.ConsensusTime(), TimestampOf(a.cfg.Clock())), Data: data})
+	if err != nil || res.Outcome != OutcomeRejected || !unauthenticatedReasons[res.Reason] {
+		return nil
+	}
+	detail := res.Detail + "; not submitted"
+	if res.Reason == ReasonUnknownKey {
+		detail += fmt.Sprintf(" (this node's registry is at index %d: a key added since is not known here yet; retry later)", s.AppliedIndex())
+	}
+	return &RejectedError{Reason: res.Reason, Detail: detail}
 }
 
 // checkEntryShape refuses what can never be an entry (DESIGN.md §5 step

@@ -249,10 +249,28 @@ func TestAPICommands(t *testing.T) {
 			t.Fatal("a rejected command changed the state")
 		}
 	})
-	t.Run("fail/signed-by-unknown-key", func(t *testing.T) {
+	t.Run("fail/unauthenticated-refused-without-submitting", func(t *testing.T) {
 		stranger := n.NewKey("TJ", "ES256")
-		data := n.Sign(n.Command(registry.CmdKeyRetire, "TJ", registry.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), stranger)
-		do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, data).wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonUnknownKey)
+		good := n.Sign(n.Command(registry.CmdKeyRetire, "TJ", registry.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), n.Member("TJ").Gov)
+		parts := strings.Split(string(good), ".")
+		sig := []byte(parts[2])
+		sig[5] ^= 1
+		other := n.Sign(registry.Command{Network: strings.Repeat("0", 64), ID: n.NextID(), Type: registry.CmdKeyRetire, IssuedAt: n.Now, Member: "TJ",
+			Args: json.RawMessage(`{"kid":"x"}`)}, n.Member("TJ").Gov)
+		for reason, data := range map[registry.Reason][]byte{
+			registry.ReasonUnknownKey:       n.Sign(n.Command(registry.CmdKeyRetire, "TJ", registry.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), stranger),
+			registry.ReasonBadSignature:     []byte(parts[0] + "." + parts[1] + "." + string(sig)),
+			registry.ReasonMalformedCommand: []byte(parts[0] + ".e30." + parts[2]),
+			registry.ReasonWrongNetwork:     other,
+			registry.ReasonUnknownType:      n.Sign(n.Command("member.promote", "TJ", struct{}{}), n.Member("TJ").Gov),
+		} {
+			b.set(func(b *fakeBackend) { b.submitted = nil })
+			before := b.State().AppliedIndex()
+			do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, data).wantProblem(t, 422, protocol.CodeRegistryRejected, reason)
+			if len(b.submitted) != 0 || b.State().AppliedIndex() != before {
+				t.Fatalf("%s: submitted %v", reason, b.submitted)
+			}
+		}
 	})
 	t.Run("fail/wrong-media-type", func(t *testing.T) {
 		do(t, api, "POST", registry.PathCommands, "application/json", []byte("a.b.c")).wantProblem(t, 415, protocol.CodeUnsupported, "")
@@ -300,7 +318,8 @@ func TestAPICommands(t *testing.T) {
 			b.leader = registry.Leader{ID: "TR-N9", Address: tn.nodes["TR"].spec.RaftAddress}
 		})
 		defer b.set(func(b *fakeBackend) { b.role, b.leader = registry.RaftLeader, registry.Leader{} })
-		req := httptest.NewRequest("POST", registry.PathCommands, strings.NewReader("a.b.c"))
+		data := n.Sign(n.Command(registry.CmdKeyRetire, "KZ", registry.KeyRetireArgs{Kid: n.Member("KZ").Sig.Kid()}), n.Member("KZ").Gov)
+		req := httptest.NewRequest("POST", registry.PathCommands, bytes.NewReader(data))
 		req.Header.Set("Content-Type", registry.MediaJOSE)
 		req.Header.Set(registry.HeaderForwardedBy, "KZ-N9")
 		w := httptest.NewRecorder()
@@ -502,16 +521,17 @@ func TestAPIClientAndForwarder(t *testing.T) {
 		}
 	})
 	t.Run("fail/forward-keeps-error-class", func(t *testing.T) {
+		valid := n.Sign(n.Command(registry.CmdKeyRetire, "TJ", registry.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), n.Member("TJ").Gov)
 		for _, e := range []error{registry.ErrTimeout, registry.ErrLeaderClockBehind, registry.ErrNoLeader} {
 			b.set(func(b *fakeBackend) { b.submitErr = e })
-			_, err := fw.Forward(ctx, lead, []byte("a.b.c"))
+			_, err := fw.Forward(ctx, lead, valid)
 			if !errors.Is(err, e) || !errors.Is(err, registry.ErrUnavailable) {
 				t.Fatalf("forwarded %v came back as %v", e, err)
 			}
 		}
 		b.set(func(b *fakeBackend) { b.submitErr = nil; b.role = registry.RaftFollower })
 		defer b.set(func(b *fakeBackend) { b.role = registry.RaftLeader })
-		if _, err := fw.Forward(ctx, lead, []byte("a.b.c")); !errors.Is(err, registry.ErrNotLeader) {
+		if _, err := fw.Forward(ctx, lead, valid); !errors.Is(err, registry.ErrNotLeader) {
 			t.Fatalf("not leader: %v", err)
 		}
 	})

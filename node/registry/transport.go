@@ -177,10 +177,20 @@ type StreamConfig struct {
 	// HandshakeTimeout bounds the TLS handshake of inbound and outbound
 	// connections; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
+	// RevalidateInterval is how often the layer looks whether a new
+	// trust view was published (a pointer comparison) and, if so, closes
+	// the open connections of peers it no longer trusts (Revalidate). 0
+	// means DefaultRevalidateInterval; negative turns it off (call
+	// Revalidate yourself).
+	RevalidateInterval time.Duration
 	// Logger receives refusals (warn) and is never nil after
 	// NewStreamLayer; nil discards.
 	Logger *slog.Logger
 }
+
+// DefaultRevalidateInterval bounds how long a connection of a peer whose
+// key was removed or changed, or whose member was suspended, stays open.
+const DefaultRevalidateInterval = 250 * time.Millisecond
 
 // StreamLayer is a raft.StreamLayer over pinned mutual TLS 1.3. It is safe
 // for concurrent use.
@@ -241,9 +251,35 @@ func NewStreamLayer(ln net.Listener, cfg StreamConfig) (*StreamLayer, error) {
 		}
 		s.advertise = advertiseAddr{a, cfg.Advertise}
 	}
+	if cfg.RevalidateInterval == 0 {
+		cfg.RevalidateInterval = DefaultRevalidateInterval
+	}
 	s.wg.Add(1)
 	go s.acceptLoop()
+	if cfg.RevalidateInterval > 0 {
+		s.wg.Add(1)
+		go s.watchView(cfg.RevalidateInterval)
+	}
 	return s, nil
+}
+
+// watchView calls Revalidate whenever a new trust view is published.
+func (s *StreamLayer) watchView(every time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := s.cfg.View()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-t.C:
+			if v := s.cfg.View(); v != last {
+				last = v
+				s.Revalidate()
+			}
+		}
+	}
 }
 
 // advertiseAddr keeps the registered spelling of the raft address (a host

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -75,12 +76,18 @@ func (tn *tlsNet) apply(data []byte) {
 	tn.publish()
 }
 
-func (tn *tlsNet) stream(nd *tlsNode, cert tls.Certificate) *registry.StreamLayer {
+// stream starts a StreamLayer on nd's listener; tests call Revalidate
+// themselves unless tune turns the watcher on.
+func (tn *tlsNet) stream(nd *tlsNode, cert tls.Certificate, tune ...func(*registry.StreamConfig)) *registry.StreamLayer {
 	tn.t.Helper()
-	sl, err := registry.NewStreamLayer(nd.ln, registry.StreamConfig{
+	cfg := registry.StreamConfig{
 		Certificate: cert, View: tn.view.Load, GenesisHash: tn.n.Genesis.Hash(),
-		HandshakeTimeout: 3 * time.Second, Logger: testLogger(tn.t),
-	})
+		HandshakeTimeout: 3 * time.Second, RevalidateInterval: -1, Logger: testLogger(tn.t),
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	sl, err := registry.NewStreamLayer(nd.ln, cfg)
 	if err != nil {
 		tn.t.Fatal(err)
 	}
@@ -361,6 +368,31 @@ func TestTransportFollowsTheView(t *testing.T) {
 			t.Fatal("a node of a suspended member still connects")
 		}
 	})
+}
+
+// TestTransportClosesConnectionsOfRevokedPeers: the layer watches the
+// published view and closes a live connection once its peer's member is
+// suspended, without anyone calling Revalidate.
+func TestTransportClosesConnectionsOfRevokedPeers(t *testing.T) {
+	tn := newTLSNet(t, "TJ", "TR", "KZ")
+	tj, tr := tn.nodes["TJ"], tn.nodes["TR"]
+	watch := func(c *registry.StreamConfig) { c.RevalidateInterval = 20 * time.Millisecond }
+	a := tn.stream(tj, tj.cert, watch)
+	bIn := accepting(t, tn.stream(tr, tr.cert, watch))
+	out, err := a.Dial(raft.ServerAddress(tr.spec.RaftAddress), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	in := <-bIn
+	tn.n.Advance(time.Minute)
+	tn.apply(tn.n.Sign(tn.n.Command(registry.CmdMemberSuspend, "TR", registry.SuspendArgs{Member: "TJ", Reason: "audit"}), tn.n.Gov("TR", "KZ")...))
+	for name, c := range map[string]net.Conn{"inbound at TR": in, "outbound at TJ": out} {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("%s: the connection with a suspended member's node stayed open: %v", name, err)
+		}
+	}
 }
 
 // TestNetworkTransportRPC runs a raft RPC over the pinned transport.
