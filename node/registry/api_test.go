@@ -132,7 +132,7 @@ func (b *fakeBackend) set(f func(b *fakeBackend)) {
 	f(b)
 }
 
-func newAPI(t *testing.T, b registry.Backend, tune ...func(*registry.APIConfig)) *registry.API {
+func newAPI(t testing.TB, b registry.Backend, tune ...func(*registry.APIConfig)) *registry.API {
 	t.Helper()
 	cfg := registry.APIConfig{Backend: b, Logger: testLogger(t)}
 	for _, f := range tune {
@@ -554,6 +554,33 @@ func TestAPIClientAndForwarder(t *testing.T) {
 		// signatures), but the read index is for registered nodes only.
 		if _, err := other.ReadIndex(ctx, lead); registry.ReasonOf(err) != registry.ReasonNodePinMismatch {
 			t.Fatalf("read index with an unregistered key: %v", err)
+		}
+	})
+}
+
+// FuzzAPICommands: whatever a client posts, the API answers a result or a
+// problem document and never panics; nothing unauthenticated is submitted.
+func FuzzAPICommands(f *testing.F) {
+	tn := newTLSNet(f, "TJ", "TR", "KZ")
+	n := tn.n
+	good := n.Sign(n.Command(registry.CmdKeyRetire, "TJ", registry.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), n.Member("TJ").Gov)
+	f.Add(good)
+	f.Add(registry.JoinSignatures(good, good))
+	f.Add([]byte("a.b.c"))
+	f.Add([]byte("eyJhbGciOiJub25lIn0.e30."))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b := newFakeBackend(tn)
+		b.set(func(b *fakeBackend) { b.submitErr = errors.New("must not be reached for junk") })
+		api := newAPI(t, b)
+		req := httptest.NewRequest("POST", registry.PathCommands, bytes.NewReader(data))
+		req.Header.Set("Content-Type", registry.MediaJOSE)
+		w := httptest.NewRecorder()
+		api.ServeHTTP(w, req)
+		if w.Code != 200 && w.Header().Get("Content-Type") != protocol.ProblemContentType {
+			t.Fatalf("status %d without a problem document", w.Code)
+		}
+		if w.Code == 200 {
+			t.Fatal("accepted with a failing backend")
 		}
 	})
 }

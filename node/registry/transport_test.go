@@ -33,14 +33,14 @@ type tlsNode struct {
 // with a real TLS key and a loopback raft address; view is the published
 // trust view the transports read.
 type tlsNet struct {
-	t     *testing.T
+	t     testing.TB
 	n     *registrytest.Network
 	s     *registry.State
 	view  atomic.Pointer[registry.TrustView]
 	nodes map[string]*tlsNode // by member
 }
 
-func newTLSNet(t *testing.T, members ...string) *tlsNet {
+func newTLSNet(t testing.TB, members ...string) *tlsNet {
 	t.Helper()
 	tn := &tlsNet{t: t, n: registrytest.New(t, members...), nodes: map[string]*tlsNode{}}
 	tn.s = tn.n.State()
