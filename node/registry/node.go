@@ -252,6 +252,13 @@ const (
 	RaftShutdown  = "shutdown"
 )
 
+// Server is a member of the Raft configuration.
+type Server struct {
+	ID       string
+	Address  string
+	Suffrage string // RoleVoter or RoleNonvoter
+}
+
 // Status is what a node knows about itself (DESIGN.md §14): reported by
 // /readyz, the staleness header, metrics and the console.
 type Status struct {
@@ -280,6 +287,9 @@ type Status struct {
 	Staleness      time.Duration
 	StalenessBound time.Duration
 	Stale          bool
+
+	// Servers is the latest Raft configuration as this node knows it.
+	Servers []Server
 
 	// SnapshotsRestored counts Raft snapshots installed since Open;
 	// SnapshotError is the last snapshot refused (nil if none).

@@ -100,9 +100,12 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 	}
 	r.sync = newSyncTracker(cfg.Clock, ls.syncedAt, ls.state.AppliedIndex())
 	r.fsm = newFSM(cfg.Genesis, store, ls, log)
-	r.snaps = &verifyingSnapshotStore{SnapshotStore: fss, g: cfg.Genesis, refused: r.fsm.refused}
+	r.snaps = &verifyingSnapshotStore{SnapshotStore: fss, g: cfg.Genesis, refused: r.fsm.refused, stored: r.sync.noteSnapshot}
 	if err := r.catchUpFromSnapshot(ctx, fss, ls.state); err != nil {
 		return nil, err
+	}
+	if metas, err := fss.List(); err == nil && len(metas) > 0 {
+		r.sync.noteSnapshot(metas[0].Index)
 	}
 	// The trust view is published (newFSM, catchUpFromSnapshot) before
 	// Raft runs.
@@ -117,6 +120,7 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: raft log: %w", err)
 	}
+	r.sync.setLog(r.logs)
 	rc := r.raftConfig(hl)
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -315,6 +319,7 @@ type verifyingSnapshotStore struct {
 	raft.SnapshotStore
 	g       *Genesis
 	refused func(error)
+	stored  func(index uint64)
 }
 
 func (s *verifyingSnapshotStore) Create(version raft.SnapshotVersion, index, term uint64, c raft.Configuration, ci uint64, t raft.Transport) (raft.SnapshotSink, error) {
@@ -322,14 +327,15 @@ func (s *verifyingSnapshotStore) Create(version raft.SnapshotVersion, index, ter
 	if err != nil {
 		return nil, err
 	}
-	return &verifyingSink{SnapshotSink: sink, s: s}, nil
+	return &verifyingSink{SnapshotSink: sink, s: s, index: index}, nil
 }
 
 type verifyingSink struct {
 	raft.SnapshotSink
-	s    *verifyingSnapshotStore
-	buf  bytes.Buffer
-	over bool
+	s     *verifyingSnapshotStore
+	index uint64
+	buf   bytes.Buffer
+	over  bool
 }
 
 func (k *verifyingSink) Write(p []byte) (int, error) {
@@ -353,5 +359,9 @@ func (k *verifyingSink) Close() error {
 		k.s.refused(err)
 		return err
 	}
-	return k.SnapshotSink.Close()
+	if err := k.SnapshotSink.Close(); err != nil {
+		return err
+	}
+	k.s.stored(k.index)
+	return nil
 }

@@ -238,6 +238,13 @@ func (w *wireTransport) watch(rpc *raft.RPC) {
 	if !ok || req.LeaderCommitIndex == 0 {
 		return
 	}
+	// Raft's follower commits min(leader commit, last new entry): what
+	// lies beyond the entries this request matched may be stale.
+	commit := req.PrevLogEntry
+	if n := len(req.Entries); n > 0 {
+		commit = req.Entries[n-1].Index
+	}
+	commit = min(commit, req.LeaderCommitIndex)
 	at := w.clock()
 	orig := rpc.RespChan
 	ch := make(chan raft.RPCResponse, 1)
@@ -248,7 +255,7 @@ func (w *wireTransport) watch(rpc *raft.RPC) {
 		select {
 		case resp := <-ch:
 			if r, ok := resp.Response.(*raft.AppendEntriesResponse); ok && resp.Error == nil && r.Success {
-				w.observe(req.LeaderCommitIndex, at)
+				w.observe(commit, at)
 			}
 			select {
 			case orig <- resp:

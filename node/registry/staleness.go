@@ -12,9 +12,13 @@ import (
 //
 //   - a follower or non-voter learns the leader's commit index from each
 //     AppendEntries it accepts (the leader sends one at least every
-//     CommitTimeout, wireTransport watches them); once its applied index
-//     reaches that commit index, it was in sync at the time the request
-//     arrived;
+//     CommitTimeout, wireTransport watches them), bounded by what the
+//     request matched in its log; once its state holds every command up to
+//     that index, it was in sync at the time the request arrived. Raft
+//     entries that are not commands (the no-op of each new term,
+//     barriers, configuration changes) never reach the FSM, so the
+//     tracker checks the local log: every entry between the last applied
+//     command and the commit index must be present and not a command;
 //   - the leader is in sync while it leads and has applied the barrier of
 //     its term (it steps down within LeaderLeaseTimeout of losing its
 //     quorum, so it overstates freshness by at most the lease).
@@ -27,8 +31,10 @@ type syncTracker struct {
 
 	mu       sync.Mutex
 	syncedAt time.Time
-	applied  uint64
-	pending  []pendingSync // leader commit indexes not yet applied, ascending
+	applied  uint64        // the state's applied index (last applied command)
+	clean    uint64        // every command up to clean is in the state
+	logs     raft.LogStore // nil until Raft's log is open
+	pending  []pendingSync // commit indexes not yet covered, ascending
 }
 
 type pendingSync struct {
@@ -42,12 +48,53 @@ func newSyncTracker(clock func() time.Time, syncedAt time.Time, applied uint64) 
 	return &syncTracker{clock: clock, syncedAt: syncedAt, applied: applied}
 }
 
-// observeLeaderCommit records that an AppendEntries carrying the leader's
-// commit index arrived at and was accepted.
+// setLog gives the tracker Raft's log store.
+func (t *syncTracker) setLog(logs raft.LogStore) {
+	t.mu.Lock()
+	t.logs = logs
+	t.mu.Unlock()
+}
+
+// noteSnapshot records that the state holds every command up to a Raft
+// snapshot's index (a snapshot taken here, or one installed; Open checks
+// the state file is at least as new as the newest one). Entries up to it
+// may be gone from the log.
+func (t *syncTracker) noteSnapshot(index uint64) {
+	t.mu.Lock()
+	t.clean = max(t.clean, index)
+	t.mu.Unlock()
+}
+
+// covered reports whether the state holds every command up to commit: the
+// entries after the last applied command (or snapshot), up to commit, are
+// all in the local log and none is a command. Called with mu held; each
+// entry is read once (clean only grows, and entries up to a commit index
+// never change).
+func (t *syncTracker) covered(commit uint64) bool {
+	if commit <= t.applied {
+		return true
+	}
+	if t.logs == nil {
+		return false
+	}
+	t.clean = max(t.clean, t.applied)
+	for t.clean < commit {
+		var l raft.Log
+		if err := t.logs.GetLog(t.clean+1, &l); err != nil || l.Type == raft.LogCommand {
+			return false
+		}
+		t.clean++
+	}
+	return true
+}
+
+// observeLeaderCommit records that an AppendEntries arrived at `at` and was
+// accepted, and that the leader's commit index, bounded by the last index
+// the request matched in this node's log, was commit.
 func (t *syncTracker) observeLeaderCommit(commit uint64, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.applied >= commit {
+	if t.covered(commit) {
 		t.mark(at)
 		return
 	}
@@ -73,7 +120,7 @@ func (t *syncTracker) observeApplied(index uint64) {
 	defer t.mu.Unlock()
 	t.applied = index
 	k := 0
-	for k < len(t.pending) && t.pending[k].commit <= index {
+	for k < len(t.pending) && t.covered(t.pending[k].commit) {
 		t.mark(t.pending[k].at)
 		k++
 	}
@@ -187,7 +234,7 @@ func (r *Registry) Status() Status {
 	st.Term = r.raft.CurrentTerm()
 	st.CommitIndex = r.raft.CommitIndex()
 	st.LastIndex = r.raft.LastIndex()
-	st.Suffrage = r.suffrage()
+	st.Servers, st.Suffrage = r.servers()
 	if st.Role == RaftLeader {
 		st.LastLeaderContact = r.clock()
 	} else if lc := r.raft.LastContact(); !lc.IsZero() {
@@ -199,20 +246,24 @@ func (r *Registry) Status() Status {
 	return st
 }
 
-// suffrage returns this node's suffrage in the latest Raft configuration
-// ("" if it is not in it). Raft serves it without its main loop.
-func (r *Registry) suffrage() string {
+// servers returns the latest Raft configuration and this node's suffrage
+// in it ("" if it is not in it). Raft serves it without its main loop.
+func (r *Registry) servers() ([]Server, string) {
 	f := r.raft.GetConfiguration()
 	if f.Error() != nil {
-		return ""
+		return nil, ""
 	}
+	var out []Server
+	mine := ""
 	for _, s := range f.Configuration().Servers {
-		if string(s.ID) == r.cfg.NodeID {
-			if s.Suffrage == raft.Voter {
-				return RoleVoter
-			}
-			return RoleNonvoter
+		sv := Server{ID: string(s.ID), Address: string(s.Address), Suffrage: RoleNonvoter}
+		if s.Suffrage == raft.Voter {
+			sv.Suffrage = RoleVoter
 		}
+		if sv.ID == r.cfg.NodeID {
+			mine = sv.Suffrage
+		}
+		out = append(out, sv)
 	}
-	return ""
+	return out, mine
 }

@@ -16,7 +16,9 @@ import (
 // payload, DESIGN.md §4) from any node: the leader proposes it, a follower
 // forwards it to the leader (Config.Forwarder). It returns the Result of the
 // applied entry — whatever its outcome: a refused command is a Result with
-// Outcome rejected (Result.Err), not an error.
+// Outcome rejected (Result.Err), not an error. On a follower it returns once
+// its own trust view shows the entry too (read your writes), or after an
+// election timeout at most.
 //
 // Exactly once: a command whose id was already applied (a client retrying
 // after a timeout or a leader crash) gets the ORIGINAL Result back,
@@ -51,6 +53,9 @@ func (r *Registry) Submit(ctx context.Context, data []byte) (Result, error) {
 			}
 		default:
 			res, err := r.cfg.Forwarder.Forward(ctx, Leader{ID: string(id), Address: string(addr)}, data)
+			if err == nil {
+				r.readYourWrite(ctx, res.Index)
+			}
 			if !errors.Is(err, ErrNotLeader) {
 				return res, err
 			}
@@ -63,6 +68,17 @@ func (r *Registry) Submit(ctx context.Context, data []byte) (Result, error) {
 		if err := sleepCtx(ctx, r.done, time.Duration(attempt+1)*20*time.Millisecond); err != nil {
 			return Result{}, err
 		}
+	}
+}
+
+// readYourWrite waits, for at most an election timeout, until this
+// follower has applied a write the leader acknowledged, so that its
+// caller's next View shows it. The write succeeded either way.
+func (r *Registry) readYourWrite(ctx context.Context, index uint64) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.ElectionTimeout)
+	defer cancel()
+	if err := r.waitApplied(ctx, index); err != nil {
+		r.log.Debug("registry: forwarded write not yet applied here", "index", index, "error", err)
 	}
 }
 
