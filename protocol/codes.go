@@ -73,6 +73,11 @@ const (
 	CodeUnsupported Code = "UNSUPPORTED_MEDIA_TYPE"
 	CodeInternal    Code = "INTERNAL"
 	CodeUnavailable Code = "UNAVAILABLE"
+
+	CodeUnauthorized     Code = "UNAUTHORIZED"      // the local API's bearer token is missing or wrong
+	CodeRecipientUnknown Code = "RECIPIENT_UNKNOWN" // an outbox recipient is not an active member with a registered node
+	CodeBadRequest       Code = "BAD_REQUEST"       // a local API request that is not what the endpoint takes
+	CodeNotFound         Code = "NOT_FOUND"
 )
 
 // Registry API (node/registry/DESIGN.md §§8, 13, 14). Not message codes:
@@ -92,6 +97,12 @@ func (c Code) Status() int {
 		return 403
 	case CodeRecipientMismatch:
 		return 421
+	case CodeUnauthorized:
+		return 401
+	case CodeNotFound:
+		return 404
+	case CodeRecipientUnknown:
+		return 422
 	case CodeConflict:
 		return 409
 	case CodeUnsupported:
