@@ -123,7 +123,12 @@ the node fails closed for risky operations and says "STALE".`,
 			if st.Stale {
 				state = "STALE: fails closed for status queries, releases, deliveries, joins and writes"
 			}
-			fmt.Fprintf(w, "staleness      %s (bound %s): %s\n", secs(st.StalenessSeconds), secs(st.StalenessBoundSeconds), state)
+			if st.SyncedAt == nil {
+				fmt.Fprintf(w, "staleness      never in sync with a leader yet (bound %s): %s\n", secs(st.StalenessBoundSeconds), state)
+			} else {
+				fmt.Fprintf(w, "staleness      %s, last in sync %s (bound %s): %s\n", secs(st.StalenessSeconds),
+					st.SyncedAt.Format(time.RFC3339), secs(st.StalenessBoundSeconds), state)
+			}
 			if st.SnapshotError != "" {
 				fmt.Fprintf(w, "snapshot error %s\n", st.SnapshotError)
 			}

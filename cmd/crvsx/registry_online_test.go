@@ -87,7 +87,7 @@ func startOnlineCluster(t *testing.T, members ...string) (*ceremony, []*onlineNo
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		leaders, named := 0, 0
+		leaders, named, fresh := 0, 0, 0
 		for _, n := range nodes {
 			st := n.reg.Load().Status()
 			if st.Role == registry.RaftLeader {
@@ -96,11 +96,14 @@ func startOnlineCluster(t *testing.T, members ...string) (*ceremony, []*onlineNo
 			if st.Leader.ID != "" {
 				named++
 			}
+			if n.reg.Load().Fresh() == nil {
+				fresh++
+			}
 		}
-		if leaders == 1 && named == len(nodes) {
+		if leaders == 1 && named == len(nodes) && fresh == len(nodes) {
 			break
 		}
-		require.True(t, time.Now().Before(deadline), "no leader")
+		require.True(t, time.Now().Before(deadline), "no leader, or a node never in sync")
 		time.Sleep(10 * time.Millisecond)
 	}
 	return c, nodes

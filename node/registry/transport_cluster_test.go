@@ -311,8 +311,16 @@ func TestMTLSCluster(t *testing.T) {
 		if res.Approvals != 1 || res.Required != 4 { // ⌈5·2/3⌉
 			t.Fatalf("%+v", res)
 		}
-		// A second member approves through a non-voter.
-		p, _, err := c.client(c.node("UZ-N1")).Proposal(ctx, res.Proposal)
+		// A second member approves through a non-voter, once it has the
+		// proposal.
+		uz := c.node("UZ-N1")
+		mcWait(t, 10*time.Second, "UZ-N1 applies the proposal", func() error {
+			if i := uz.reg.Load().State().AppliedIndex(); i < res.Index {
+				return fmt.Errorf("at %d, want %d", i, res.Index)
+			}
+			return nil
+		})
+		p, _, err := c.client(uz).Proposal(ctx, res.Proposal)
 		if err != nil {
 			t.Fatal(err)
 		}
