@@ -149,7 +149,21 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func notFoundError(r *http.Request) error {
-	return reject(ReasonNotFound, "no registry resource %s %s", r.Method, r.URL.Path)
+	return notFound(ReasonNotFound, "no registry resource %s %s", r.Method, r.URL.Path)
+}
+
+// lookupError is a read of something the registry does not hold: 404
+// NOT_FOUND, with the registry's reason (NOT_FOUND, PROPOSAL_UNKNOWN) as
+// the "reason" member. Not a refused command.
+type lookupError struct{ rej *RejectedError }
+
+func (e *lookupError) Error() string { return e.rej.Error() }
+
+// Unwrap makes ReasonOf work.
+func (e *lookupError) Unwrap() error { return e.rej }
+
+func notFound(r Reason, format string, args ...any) error {
+	return &lookupError{reject(r, format, args...)}
 }
 
 func (a *API) stalenessHeaders(h http.Header) {
@@ -338,12 +352,16 @@ type APIProblem struct {
 // turns errors into problems) and says whether it is a server fault.
 func (a *API) problemOf(err error) APIProblem {
 	var (
+		le  *lookupError
 		re  *RejectedError
 		se  *StaleError
 		pe  *protocol.Error
 		out APIProblem
 	)
 	switch {
+	case errors.As(err, &le):
+		out.Problem = protocol.ProblemFor(&protocol.Error{Code: protocol.CodeNotFound, Detail: le.rej.Detail})
+		out.Reason = le.rej.Reason
 	case errors.As(err, &pe):
 		out.Problem = protocol.ProblemFor(pe)
 	case errors.As(err, &se) || errors.Is(err, ErrStale):
@@ -566,7 +584,7 @@ func (a *API) getMember(w http.ResponseWriter, r *http.Request) {
 	s := a.cfg.Backend.State()
 	m, ok := s.Member(r.PathValue("id"))
 	if !ok {
-		a.problem(w, r, reject(ReasonNotFound, "unknown member %q", r.PathValue("id")), nil)
+		a.problem(w, r, notFound(ReasonNotFound, "unknown member %q", r.PathValue("id")), nil)
 		return
 	}
 	a.ok(w, APIMembers{AppliedIndex: s.AppliedIndex(), Members: []Member{m}})
@@ -578,7 +596,7 @@ func (a *API) getKeys(w http.ResponseWriter, r *http.Request) {
 	member, role, status := q.Get("member"), q.Get("role"), q.Get("status")
 	if member != "" {
 		if _, ok := s.Member(member); !ok {
-			a.problem(w, r, reject(ReasonNotFound, "unknown member %q", member), nil)
+			a.problem(w, r, notFound(ReasonNotFound, "unknown member %q", member), nil)
 			return
 		}
 	}
@@ -592,7 +610,7 @@ func (a *API) getKey(w http.ResponseWriter, r *http.Request) {
 	s := a.cfg.Backend.State()
 	k, ok := s.Key(r.PathValue("kid"))
 	if !ok {
-		a.problem(w, r, reject(ReasonNotFound, "unknown key %q", r.PathValue("kid")), nil)
+		a.problem(w, r, notFound(ReasonNotFound, "unknown key %q", r.PathValue("kid")), nil)
 		return
 	}
 	a.ok(w, APIKeys{AppliedIndex: s.AppliedIndex(), Keys: []Key{k}})
@@ -621,9 +639,9 @@ func (a *API) getProposal(w http.ResponseWriter, r *http.Request) {
 	s := a.cfg.Backend.State()
 	p, ok := s.Proposal(r.PathValue("id"))
 	if !ok {
-		rej := reject(ReasonProposalUnknown, "no open proposal %q: it expired, was executed, or never existed", r.PathValue("id"))
+		rej := notFound(ReasonProposalUnknown, "no open proposal %q: it expired, was executed, or never existed", r.PathValue("id"))
 		if idx, used := s.UsedID(r.PathValue("id")); used {
-			rej = reject(ReasonProposalUnknown, "proposal %q is no longer open (its command is at index %d): it expired or was executed", r.PathValue("id"), idx)
+			rej = notFound(ReasonProposalUnknown, "proposal %q is no longer open (its command is at index %d): it expired or was executed", r.PathValue("id"), idx)
 		}
 		a.problem(w, r, rej, nil)
 		return

@@ -235,7 +235,7 @@ func TestAPICommands(t *testing.T) {
 	})
 	t.Run("fail/unknown-proposal", func(t *testing.T) {
 		do(t, api, "GET", registry.PathProposals+"/00000000-0000-4000-8000-00000000ffff", "", nil).
-			wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonProposalUnknown)
+			wantProblem(t, 404, protocol.CodeNotFound, registry.ReasonProposalUnknown)
 	})
 	t.Run("fail/below-threshold-with-reason-and-result", func(t *testing.T) {
 		before := b.State().Hash()
@@ -408,8 +408,8 @@ func TestAPIReads(t *testing.T) {
 		}
 	})
 	t.Run("fail/unknown-member", func(t *testing.T) {
-		do(t, api, "GET", registry.PathMembers+"/KG", "", nil).wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonNotFound)
-		do(t, api, "GET", registry.PathKeys+"?member=KG", "", nil).wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonNotFound)
+		do(t, api, "GET", registry.PathMembers+"/KG", "", nil).wantProblem(t, 404, protocol.CodeNotFound, registry.ReasonNotFound)
+		do(t, api, "GET", registry.PathKeys+"?member=KG", "", nil).wantProblem(t, 404, protocol.CodeNotFound, registry.ReasonNotFound)
 	})
 	t.Run("ok/keys-filtered", func(t *testing.T) {
 		ks := decode[registry.APIKeys](t, do(t, api, "GET", registry.PathKeys+"?member=TJ&role=signing", "", nil))
@@ -435,8 +435,8 @@ func TestAPIReads(t *testing.T) {
 		do(t, api, "GET", registry.PathBundle, "", nil).wantProblem(t, 500, protocol.CodeInternal, "")
 	})
 	t.Run("fail/unknown-route", func(t *testing.T) {
-		do(t, api, "GET", "/v1/registry/nope", "", nil).wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonNotFound)
-		do(t, api, "DELETE", registry.PathMembers, "", nil).wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonNotFound)
+		do(t, api, "GET", "/v1/registry/nope", "", nil).wantProblem(t, 404, protocol.CodeNotFound, registry.ReasonNotFound)
+		do(t, api, "DELETE", registry.PathMembers, "", nil).wantProblem(t, 404, protocol.CodeNotFound, registry.ReasonNotFound)
 	})
 	t.Run("fail/read-index-without-peer-key", func(t *testing.T) {
 		do(t, api, "POST", registry.PathReadIndex, "", nil).wantProblem(t, 403, protocol.CodeNodePinMismatch, registry.ReasonNodePinMismatch)
