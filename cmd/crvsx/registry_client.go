@@ -29,7 +29,7 @@ func (n *nodeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&n.url, "node", "", "the node's registry API, e.g. https://tj.example:8443 (http:// only for a local admin listener)")
 	cmd.Flags().StringVar(&n.pin, "node-pin", "", "SPKI SHA-256 of the node's TLS key (its registered tlsSpkiSha256); required for https")
 	cmd.Flags().DurationVar(&n.timeout, "timeout", 30*time.Second, "time limit of each request")
-	cmd.Flags().BoolVar(&n.asJSON, "json", false, "print the API's JSON answer")
+	cmd.Flags().BoolVar(&n.asJSON, "json", false, "print the API's JSON answer (the result, for a submission)")
 }
 
 func (n *nodeFlags) client() (*registry.APIClient, error) {
@@ -340,13 +340,14 @@ type session struct {
 	network string
 	policy  registry.APIPolicy
 	signers []*jws.Signer
+	asJSON  bool
 }
 
 func (f *commandFlags) open(cmd *cobra.Command, e *env, nf *nodeFlags) (*session, error) {
 	if len(f.keys) == 0 {
 		return nil, fmt.Errorf("--key GOVERNANCE.jwk is required")
 	}
-	s := &session{e: e, ctx: cmd.Context()}
+	s := &session{e: e, ctx: cmd.Context(), asJSON: nf.asJSON}
 	for _, k := range f.keys {
 		sg, err := e.readSigner(k)
 		if err != nil {
@@ -424,10 +425,10 @@ func (s *session) build(typ string, args any, propose bool, pop ...*jws.Signer) 
 // submit sends entry data (or writes it with --out) and reports the
 // outcome: 0 accepted/proposed/approved, 1 rejected.
 func (s *session) submit(data []byte, out string) error {
-	return submitEntry(s.e, s.ctx, s.c, data, out)
+	return submitEntry(s.e, s.ctx, s.c, data, out, s.asJSON)
 }
 
-func submitEntry(e *env, ctx context.Context, c *registry.APIClient, data []byte, out string) error {
+func submitEntry(e *env, ctx context.Context, c *registry.APIClient, data []byte, out string, asJSON bool) error {
 	if out != "" {
 		if err := e.writeOut(out, append(data, '\n'), 0o644, true); err != nil {
 			return err
@@ -447,6 +448,15 @@ func submitEntry(e *env, ctx context.Context, c *registry.APIClient, data []byte
 			fmt.Fprintf(e.stdout, "%s\n", data)
 		}
 		return apiFailure(err)
+	}
+	if asJSON {
+		if err := e.printJSON(res); err != nil {
+			return err
+		}
+		if res.Outcome == registry.OutcomeRejected {
+			return &exitError{code: exitInvalid, err: errors.New(string(res.Reason)), silent: true}
+		}
+		return nil
 	}
 	return reportResult(e, res)
 }
@@ -545,7 +555,7 @@ Proposals expire after the policy's proposal lifetime.`
 				if err != nil {
 					return err
 				}
-				return submitEntry(e, cmd.Context(), c, data, "")
+				return submitEntry(e, cmd.Context(), c, data, "", nf.asJSON)
 			}
 			if cf.typ == "" {
 				return fmt.Errorf("--type is required (e.g. member.suspend; see DESIGN §7)")

@@ -584,3 +584,27 @@ func FuzzAPICommands(f *testing.F) {
 		}
 	})
 }
+
+// TestAPIExpiredProposal: an approval after expiresAt is refused with
+// PROPOSAL_EXPIRED and changes nothing.
+func TestAPIExpiredProposal(t *testing.T) {
+	tn := newTLSNet(t, "TJ", "TR", "KZ")
+	b := newFakeBackend(tn)
+	api := newAPI(t, b)
+	n := tn.n
+	c := n.Command(registry.CmdMemberSuspend, "TJ", registry.SuspendArgs{Member: "KZ", Reason: "audit"})
+	c.Propose = true
+	res := decode[registry.APIResult](t, do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, n.Sign(c, n.Member("TJ").Gov)))
+	p, ok := b.State().Proposal(res.Proposal)
+	if !ok {
+		t.Fatal("no proposal")
+	}
+	n.Advance(8 * 24 * time.Hour) // past the 7-day lifetime
+	before := b.State().Hash()
+	r := do(t, api, "POST", registry.PathCommands, registry.MediaJOSE,
+		n.Sign(n.Command(registry.CmdProposalApprove, "TR", registry.ApproveArgs{Proposal: p.ID, PayloadSHA256: p.PayloadSHA256}), n.Member("TR").Gov))
+	r.wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonProposalExpired)
+	if b.State().Hash() != before {
+		t.Fatal("an expired approval changed the state")
+	}
+}
