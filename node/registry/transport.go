@@ -50,6 +50,10 @@ const (
 
 var errNoAccept = errors.New("no accept byte")
 
+// ErrNotVoter: an inbound raft connection from a node the registry does
+// not name a voter (StreamConfig.AcceptFromNonvoters).
+var ErrNotVoter = errors.New("registry: raft connections are opened by voters only")
+
 // ErrPeerRefused is the family of every refusal of a TLS peer by the pin
 // check. The connection is closed; nothing else happens. Use errors.As
 // with *RejectedError (through PeerError) for the Reason.
@@ -177,6 +181,14 @@ type StreamConfig struct {
 	// HandshakeTimeout bounds the TLS handshake of inbound and outbound
 	// connections; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
+	// AcceptFromNonvoters turns off the voters-only rule for inbound
+	// connections. By default the layer accepts a raft connection only
+	// from a node the registry names a voter: in hashicorp/raft only a
+	// leader or a candidate opens connections (non-voters never campaign),
+	// so a compromised non-voter — any registered node of an active member
+	// — cannot speak raft to others (a forged AppendEntries of a fake
+	// leader). Outbound connections go to voters and non-voters alike.
+	AcceptFromNonvoters bool
 	// RevalidateInterval is how often the layer looks whether a new
 	// trust view was published (a pointer comparison) and, if so, closes
 	// the open connections of peers it no longer trusts (Revalidate). 0
@@ -208,7 +220,7 @@ type StreamLayer struct {
 	sem       chan struct{}
 
 	mu    sync.Mutex
-	conns map[*tls.Conn]string // live connections → peer pin
+	conns map[*tls.Conn]bool // live connections → inbound
 }
 
 var _ raft.StreamLayer = (*StreamLayer)(nil)
@@ -241,7 +253,7 @@ func NewStreamLayer(ln net.Listener, cfg StreamConfig) (*StreamLayer, error) {
 	s := &StreamLayer{
 		ln: ln, cfg: cfg, advertise: ln.Addr(), alpn: alpnRaftPrefix + cfg.GenesisHash,
 		accepted: make(chan net.Conn), closed: make(chan struct{}),
-		sem: make(chan struct{}, maxPendingHandshakes), conns: map[*tls.Conn]string{},
+		sem: make(chan struct{}, maxPendingHandshakes), conns: map[*tls.Conn]bool{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cfg.Advertise != "" {
@@ -333,7 +345,7 @@ func (s *StreamLayer) acceptLoop() {
 func (s *StreamLayer) handshakeInbound(raw net.Conn) {
 	var pin string
 	conf := peerTLSConfig(s.cfg.Certificate, s.alpn, func(cs tls.ConnectionState) error {
-		return s.verify(cs, raw.RemoteAddr().String(), nil, &pin)
+		return s.verify(cs, raw.RemoteAddr().String(), s.inboundCheck(), &pin)
 	})
 	c := tls.Server(raw, conf)
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
@@ -352,7 +364,7 @@ func (s *StreamLayer) handshakeInbound(raw net.Conn) {
 		return
 	}
 	c.SetWriteDeadline(time.Time{})
-	if !s.track(c, pin) {
+	if !s.track(c, true) {
 		c.Close()
 		return
 	}
@@ -360,6 +372,19 @@ func (s *StreamLayer) handshakeInbound(raw net.Conn) {
 	case s.accepted <- &trackedConn{Conn: c, s: s, tc: c}:
 	case <-s.closed:
 		c.Close()
+	}
+}
+
+// inboundCheck is who may open a raft connection to this node.
+func (s *StreamLayer) inboundCheck() PeerCheck {
+	if s.cfg.AcceptFromNonvoters {
+		return nil
+	}
+	return func(n Node) error {
+		if n.Role != RoleVoter {
+			return fmt.Errorf("node %s is a %s: %w", n.ID, n.Role, ErrNotVoter)
+		}
+		return nil
 	}
 }
 
@@ -433,7 +458,7 @@ func (s *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 		return nil, fmt.Errorf("registry: dial %s: %w", addr, err)
 	}
 	c.SetReadDeadline(time.Time{})
-	if !s.track(c, pin) {
+	if !s.track(c, false) {
 		c.Close()
 		return nil, net.ErrClosed
 	}
@@ -455,14 +480,14 @@ func (s *StreamLayer) Close() error {
 		for c := range s.conns {
 			c.Close()
 		}
-		s.conns = map[*tls.Conn]string{}
+		s.conns = map[*tls.Conn]bool{}
 		s.mu.Unlock()
 	})
 	s.wg.Wait()
 	return err
 }
 
-func (s *StreamLayer) track(c *tls.Conn, pin string) bool {
+func (s *StreamLayer) track(c *tls.Conn, inbound bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
@@ -470,7 +495,7 @@ func (s *StreamLayer) track(c *tls.Conn, pin string) bool {
 		return false
 	default:
 	}
-	s.conns[c] = pin
+	s.conns[c] = inbound
 	return true
 }
 
@@ -482,19 +507,20 @@ func (s *StreamLayer) untrack(c *tls.Conn) {
 
 // Revalidate re-checks every open connection against the current trust
 // view and closes those whose peer no longer passes (key removed or
-// changed, node removed, member suspended). The shell calls it after
+// changed, node removed, member suspended, an inbound peer demoted). The shell calls it after
 // publishing a view; it returns the number of connections closed.
 func (s *StreamLayer) Revalidate() int {
 	v := s.cfg.View()
 	s.mu.Lock()
 	var bad []*tls.Conn
-	for c := range s.conns {
+	inboundOK := s.inboundCheck()
+	for c, inbound := range s.conns {
 		cs := c.ConnectionState()
 		ok := v != nil && len(cs.PeerCertificates) > 0
 		if ok {
 			spki := cs.PeerCertificates[0].RawSubjectPublicKeyInfo
 			n, found := v.NodeByPin(SPKIPin(spki))
-			ok = found && v.CheckPeer(n.ID, spki) == nil
+			ok = found && v.CheckPeer(n.ID, spki) == nil && (!inbound || inboundOK == nil || inboundOK(n) == nil)
 		}
 		if !ok {
 			bad = append(bad, c)

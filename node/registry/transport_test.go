@@ -46,6 +46,7 @@ func newTLSNet(t testing.TB, members ...string) *tlsNet {
 	tn.s = tn.n.State()
 	for _, m := range members {
 		tn.nodes[m] = tn.register(m, "9")
+		tn.setRole(tn.nodes[m].id, registry.RoleVoter)
 	}
 	tn.publish()
 	return tn
@@ -67,6 +68,14 @@ func (tn *tlsNet) register(m, suffix string) *tlsNode {
 	spec := registry.NodeSpec{ID: id, RaftAddress: ln.Addr().String(), APIURL: "https://" + api.Addr().String(), TLSSPKISHA256: pin, DesiredRole: registry.RoleNonvoter}
 	tn.apply(tn.n.Sign(tn.n.Command(registry.CmdNodeRegister, m, registry.NodeRegisterArgs{Node: spec}), tn.n.Member(m).Gov))
 	return &tlsNode{id: id, cert: cert, pin: pin, ln: ln, api: api, spec: spec}
+}
+
+// setRole applies node.set-role, signed by the first two members (a
+// network threshold of 2 in a test network of three).
+func (tn *tlsNet) setRole(id, role string) {
+	tn.t.Helper()
+	gov := []string{tn.n.Members[0].ID, tn.n.Members[1].ID}
+	tn.apply(tn.n.Sign(tn.n.Command(registry.CmdNodeSetRole, gov[0], registry.NodeSetRoleArgs{Node: id, Role: role}), tn.n.Gov(gov...)...))
 }
 
 // apply applies data, requires acceptance and publishes the new view.
@@ -393,6 +402,55 @@ func TestTransportClosesConnectionsOfRevokedPeers(t *testing.T) {
 			t.Fatalf("%s: the connection with a suspended member's node stayed open: %v", name, err)
 		}
 	}
+}
+
+// TestTransportVotersOnlyInbound: only nodes the registry names voters
+// open raft connections; a registered non-voter is refused inbound, and is
+// dialled by voters as usual.
+func TestTransportVotersOnlyInbound(t *testing.T) {
+	tn := newTLSNet(t, "TJ", "TR", "KZ")
+	tr := tn.nodes["TR"]
+	nv := tn.register("KZ", "5") // a non-voter
+	trLayer := tn.stream(tr, tr.cert)
+	trIn := accepting(t, trLayer)
+	nvLayer := tn.stream(nv, nv.cert)
+	nvIn := accepting(t, nvLayer)
+
+	t.Run("fail/inbound-from-nonvoter", func(t *testing.T) {
+		if _, err := nvLayer.Dial(raft.ServerAddress(tr.spec.RaftAddress), time.Second); !errors.Is(err, registry.ErrPeerRefused) {
+			t.Fatalf("a non-voter opened a raft connection: %v", err)
+		}
+		trIn.noAccept(t)
+	})
+	t.Run("ok/voter-dials-nonvoter", func(t *testing.T) {
+		trLayer2 := tn.stream(&tlsNode{ln: mustListen(t)}, tr.cert)
+		done := nvIn.echoOnce()
+		c, err := trLayer2.Dial(raft.ServerAddress(nv.spec.RaftAddress), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ping(t, c)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("ok/demoted-voter-inbound-closed", func(t *testing.T) {
+		tj := tn.nodes["TJ"]
+		c, err := tn.stream(tj, tj.cert).Dial(raft.ServerAddress(tr.spec.RaftAddress), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		in := <-trIn
+		tn.setRole(tj.id, registry.RoleNonvoter)
+		if n := trLayer.Revalidate(); n != 1 {
+			t.Fatalf("Revalidate closed %d connections, want the demoted node's inbound one", n)
+		}
+		in.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := in.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("the demoted node's connection is open: %v", err)
+		}
+	})
 }
 
 // TestNetworkTransportRPC runs a raft RPC over the pinned transport.
