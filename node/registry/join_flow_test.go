@@ -241,6 +241,40 @@ func TestJoinOverTLS(t *testing.T) {
 	})
 }
 
+// TestJoinRefusesAnotherGenesis: a node whose pinned genesis differs from
+// the server's refuses to join, even if the server's TLS key is the one
+// its view pins at that URL.
+func TestJoinRefusesAnotherGenesis(t *testing.T) {
+	tn, b, joiner := joinNet(t)
+	server := tn.nodes["TR"]
+	// Another network where the same node keys are registered at the same
+	// URLs: the TLS checks pass on both sides, the genesis differs.
+	other := newTLSNet(t, "TJ", "TR", "KZ")
+	for _, x := range []struct {
+		m    string
+		spec registry.NodeSpec
+	}{{"TR", server.spec}, {"KZ", joiner.spec}} {
+		spec := x.spec
+		spec.ID = other.nodes[x.m].id
+		if x.m == "KZ" {
+			spec.ID = joiner.id
+		}
+		spec.RaftAddress = mustListen(t).Addr().String()
+		if x.m == "TR" {
+			spec.TLSSPKISHA256 = server.pin
+		}
+		other.apply(other.n.Sign(other.n.Command(registry.CmdNodeRegister, x.m, registry.NodeRegisterArgs{Node: spec}), other.n.Member(x.m).Gov))
+	}
+	b.set(func(b *fakeBackend) { b.added = nil })
+	_, err := joinClient(other, joiner.id, joiner.cert).Join(context.Background(), server.spec.APIURL)
+	if !errors.Is(err, registry.ErrGenesisPin) {
+		t.Fatalf("joined a network with another genesis: %v", err)
+	}
+	if len(b.added) != 0 {
+		t.Fatal("the server added a node of another network")
+	}
+}
+
 // TestJoinFollowsTheLeader: a follower answers "not the leader" with the
 // leader's API URL and the client follows it.
 func TestJoinFollowsTheLeader(t *testing.T) {
