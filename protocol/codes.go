@@ -80,6 +80,16 @@ const (
 	CodeNotFound         Code = "NOT_FOUND"
 )
 
+// Receipts, checked by the sender (SPEC.md §8.3). Never sent to a peer: they
+// are the outcome of a delivery attempt whose answer was not a receipt that
+// completes the delivery. A receipt that fails SPEC §6 keeps that step's code.
+const (
+	CodeReceiptSigner        Code = "RECEIPT_SIGNER_MISMATCH"     // the receipt's key or sender.country is not the recipient member
+	CodeReceiptNotForMessage Code = "RECEIPT_NOT_FOR_MESSAGE"     // payload.inResponseTo is not the sent messageId
+	CodeReceiptDigest        Code = "RECEIPT_DIGEST_MISMATCH"     // crvs-sha256 missing, malformed, or not the SHA-256 of the bytes sent
+	CodeReceiptStatus        Code = "RECEIPT_STATUS_NOT_ACCEPTED" // status is not accepted, accepted-with-warnings or pending
+)
+
 // Registry API (node/registry/DESIGN.md §§8, 13, 14). Not message codes:
 // the registry's admin and peer API answers with them.
 const (
