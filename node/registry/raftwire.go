@@ -25,6 +25,15 @@ type hcLog struct {
 
 var _ hclog.Logger = (*hcLog)(nil)
 
+// NewRaftLogger returns hashicorp/raft's logger (hclog) writing to l: for
+// the parts of raft built outside Open, such as the mTLS NetworkTransport.
+func NewRaftLogger(l *slog.Logger) hclog.Logger {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return newHCLog(l, "raft")
+}
+
 func newHCLog(l *slog.Logger, name string) *hcLog {
 	return &hcLog{l: l, name: name, level: hclog.Trace}
 }
