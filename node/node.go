@@ -534,7 +534,7 @@ func (n *Node) gauges(ctx context.Context) {
 // message.
 type liveKeys struct{ reg *registry.Registry }
 
-func (k liveKeys) LookupKey(kid string) (jws.Key, bool)    { return k.reg.View().LookupKey(kid) }
+func (k liveKeys) LookupKey(kid string) (jws.Key, bool)  { return k.reg.View().LookupKey(kid) }
 func (k liveKeys) ValidAt(kid string, t time.Time) error { return k.reg.View().ValidAt(kid, t) }
 
 // freshInbox fails closed: received events are released to the national
@@ -575,7 +575,9 @@ func (a outboxAdapter) MarkDead(ctx context.Context, key uint64, reason string, 
 	return a.s.MarkDead(ctx, store.DeliveryKey(key), reason, at)
 }
 
-func (a outboxAdapter) PendingPeers(ctx context.Context) ([]string, error) { return a.s.PendingPeers(ctx) }
+func (a outboxAdapter) PendingPeers(ctx context.Context) ([]string, error) {
+	return a.s.PendingPeers(ctx)
+}
 
 // deliveryMetrics turns the deliverer's events into Prometheus instruments.
 type deliveryMetrics struct{ m *server.Metrics }
