@@ -373,7 +373,12 @@ func TestFullRestartRandomOrder(t *testing.T) {
 // staleness. (In production every peer's mTLS also refuses it: its pin is
 // no longer registered.)
 func TestRemovedNodeReturnsWithOldData(t *testing.T) {
-	c := newCluster(t, func(cfg *registry.Config) { cfg.MaxStaleness = time.Second })
+	// Timings with margin: a leader starved past its lease on a loaded
+	// machine would bump the term for reasons of its own.
+	c := newCluster(t, func(cfg *registry.Config) {
+		cfg.MaxStaleness = time.Second
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 600*time.Millisecond, 1200*time.Millisecond, 500*time.Millisecond
+	})
 	l := c.leader()
 	v := c.follower(l)
 	member := v.id[:2]
@@ -394,7 +399,7 @@ func TestRemovedNodeReturnsWithOldData(t *testing.T) {
 
 	lst := l.must().Status()
 	v.start()
-	probe := 5 * 600 * time.Millisecond // 5 election timeouts of the test timings
+	probe := 3 * time.Second // the returning node campaigns every 0.6–1.2 s
 	deadline := time.Now().Add(probe)
 	i := 0
 	for time.Now().Before(deadline) {

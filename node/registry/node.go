@@ -60,7 +60,9 @@ type Config struct {
 
 	// Transport carries Raft's RPCs: the mTLS stream layer in production
 	// (transport*.go), raft.NewInmemTransport in tests. Its LocalAddr must
-	// be this node's registered raftAddress. Raft closes it on Close.
+	// be this node's registered raftAddress. Raft closes it on Close; if
+	// Open fails, the caller still owns it. It should implement
+	// raft.WithPreVote (InmemTransport and NetworkTransport do).
 	Transport raft.Transport
 	// Forwarder carries a follower's writes and read-index requests to
 	// the leader. nil: a follower's Submit returns ErrNotLeader and its

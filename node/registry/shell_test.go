@@ -79,7 +79,7 @@ func TestOpenRefusesAnotherNetwork(t *testing.T) {
 // applied: the entries Raft adds itself (configuration, the no-op of each
 // term) never reach the FSM and must not make a node stale.
 func TestFreshWithoutCommands(t *testing.T) {
-	c := newCluster(t, func(cfg *registry.Config) { cfg.MaxStaleness = time.Second })
+	c := newCluster(t, func(cfg *registry.Config) { cfg.MaxStaleness = 2 * time.Second })
 	waitUntil(t, 10*time.Second, "every node fresh", func() error {
 		for _, n := range c.nodes {
 			if err := n.must().Fresh(); err != nil {
@@ -89,7 +89,7 @@ func TestFreshWithoutCommands(t *testing.T) {
 		return nil
 	})
 	// ... and stay so over several bounds, on an idle cluster.
-	deadline := time.Now().Add(2500 * time.Millisecond)
+	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, n := range c.nodes {
 			if st := n.must().Status(); st.Stale {
@@ -245,7 +245,19 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	if err := l.must().SnapshotNow(); err != nil {
 		t.Fatal(err)
 	}
+	// A write left hanging on a leader cut off from its quorum.
+	c.partition([]*cnode{l}, c.allOthers(l))
+	hanging := make(chan error, 1)
+	lr := l.must()
+	data, _ = c.registerNode("TR", 2)
+	go func() {
+		_, err := lr.Submit(context.Background(), data)
+		hanging <- err
+	}()
 	c.closeAll()
+	if err := <-hanging; !errors.Is(err, registry.ErrUnavailable) && !errors.Is(err, registry.ErrClosed) {
+		t.Fatalf("hanging write after Close: %v", err)
+	}
 	var n int
 	waitUntil(t, 10*time.Second, "goroutines to settle", func() error {
 		if n = runtime.NumGoroutine(); n > before {
