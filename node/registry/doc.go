@@ -23,4 +23,9 @@
 // Publishing a new TrustView after each apply (atomic.Pointer) is the
 // caller's job, as are Raft, bbolt and the network: that shell lives beside
 // this core and decides nothing about trust itself.
+//
+// The shell is Open and *Registry (DESIGN.md §11–§15, API in §17.1): the
+// hashicorp/raft node, the bbolt state file, forwarding, staleness and
+// membership. A *Registry is safe for concurrent use; its View never blocks
+// on Raft.
 package registry
