@@ -284,7 +284,9 @@ type Status struct {
 	// (now for a leader); zero if never since Open.
 	LastLeaderContact time.Time
 	// SyncedAt is the last time this node knew it had applied everything
-	// the leader had committed; Staleness = now − SyncedAt.
+	// the leader had committed; Staleness = now − SyncedAt. A zero SyncedAt
+	// means never in sync (Staleness is then 0 and Stale true): always
+	// read Stale, not Staleness alone.
 	SyncedAt       time.Time
 	Staleness      time.Duration
 	StalenessBound time.Duration
