@@ -83,6 +83,10 @@ internal error.`,
 		newSchemasCmd(e),
 		newBenchCmd(e),
 		newRegistryCmd(e),
+		newNodeCmd(e),
+		newDevnetCmd(e),
+		newSendCmd(e),
+		newInboxCmd(e),
 	)
 	return root
 }

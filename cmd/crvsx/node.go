@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ecrn/crvsx/node"
+	"github.com/spf13/cobra"
+)
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	switch level {
+	case "debug":
+		l = slog.LevelDebug
+	case "warn":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func newNodeCmd(e *env) *cobra.Command {
+	var cfgPath, logLevel string
+	cmd := &cobra.Command{
+		Use:   "node --config FILE",
+		Short: "Run a member node",
+		Long: `Run one member node from a configuration file (JSON; see node.Config): its
+registry replica (Raft over pinned mutual TLS), its store, and four listeners:
+
+  peer    https, mutual TLS with node keys pinned in the registry:
+          POST /v1/messages from other members, /v1/registry/…
+  local   the national system's API, bearer tokens:
+          POST /v1/outbox, GET /v1/outbox/{id}, GET /v1/inbox, POST /v1/inbox/ack
+  admin   operations, bearer tokens: GET /v1/admin/backup, GET /v1/admin/audit
+  health  /livez, /readyz, /metrics (Prometheus)
+
+Secrets (private keys, tokens, the webhook secret) are read from files that
+only the node's user may read. SIGTERM or SIGINT stop the node cleanly:
+listeners close, in-flight requests finish, queued deliveries stay in the
+store for the next start.`,
+		Example: `  crvsx node --config /etc/crvsx/node.json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfgPath == "" {
+				return errors.New("--config FILE is required")
+			}
+			cfg, err := node.LoadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			if logLevel != "" {
+				cfg.LogLevel = logLevel
+			}
+			log := newLogger(e.stderr, cfg.LogLevel)
+			n, err := node.New(cmd.Context(), cfg, log)
+			if err != nil {
+				return err
+			}
+			return n.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "", "the node's configuration file (required)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "", "override the configuration's log level (debug, info, warn, error)")
+	cmd.AddCommand(newNodeBackupCmd(e))
+	return cmd
+}
+
+func newNodeBackupCmd(e *env) *cobra.Command {
+	var cfgPath, out, tokenFile, admin string
+	cmd := &cobra.Command{
+		Use:   "backup --config FILE --out PATH",
+		Short: "Copy a running node's store consistently to a file",
+		Long: `Ask a running node (its admin API) for a consistent copy of its store — taken
+in one read transaction while the node goes on working — and write it to
+PATH durably (a temporary file, fsync, rename). The admin address and token
+come from the node's configuration unless --admin and --token-file say
+otherwise. The copy is a complete store file: a node started on it has
+every accepted message, receipt and queued delivery of that moment.`,
+		Example: `  crvsx node backup --config /etc/crvsx/node.json --out /backup/node-$(date +%F).db`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return errors.New("--out PATH is required")
+			}
+			if cfgPath != "" {
+				cfg, err := node.LoadConfig(cfgPath)
+				if err != nil {
+					return err
+				}
+				if admin == "" {
+					admin = cfg.Listen.Admin
+				}
+				if tokenFile == "" {
+					tokenFile = cfg.Local.TokensFile
+				}
+			}
+			if admin == "" || tokenFile == "" {
+				return errors.New("--config, or --admin and --token-file, are required")
+			}
+			token, err := firstToken(tokenFile)
+			if err != nil {
+				return err
+			}
+			n, err := backup(cmd.Context(), "http://"+admin+"/v1/admin/backup", token, out)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stderr, "wrote %s (%d bytes)\n", out, n)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "", "the node's configuration file")
+	cmd.Flags().StringVar(&out, "out", "", "where to write the copy (required)")
+	cmd.Flags().StringVar(&admin, "admin", "", "the admin listener host:port (default: from --config)")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "a tokens file (\"name token\" lines; default: from --config)")
+	return cmd
+}
+
+// firstToken reads the first token of a tokens file.
+func firstToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0 || strings.HasPrefix(f[0], "#"):
+		case len(f) == 2:
+			return f[1], nil
+		case len(f) == 1:
+			return f[0], nil
+		}
+	}
+	return "", fmt.Errorf("%s has no token (\"name token\" lines, or the token alone)", path)
+}
+
+func backup(ctx context.Context, url, token, out string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return 0, fmt.Errorf("backup: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".crvsx-backup-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, resp.Body)
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = fmt.Errorf("backup: got %d of %d bytes", n, resp.ContentLength)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o600)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	return n, os.Rename(tmp.Name(), out)
+}
