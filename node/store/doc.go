@@ -21,6 +21,8 @@
 //   - Reads see only durable state.
 //   - A failed commit poisons the Store (ErrUnavailable) until it is
 //     reopened.
+//   - A write whose ctx ends before it returns may or may not commit: the
+//     caller answers 5xx and the sender's retry is idempotent.
 //
 // Concurrency: a *Store is safe for concurrent use. Reads run in parallel
 // in read transactions; writes go to one committer goroutine that groups

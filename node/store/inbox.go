@@ -198,8 +198,8 @@ func lookupInbound(tx *bolt.Tx, idKey []byte) (InboundRecord, bool, error) {
 func readInbound(tx *bolt.Tx, seq uint64) (InboundRecord, error) {
 	k := u64(seq)
 	raw := tx.Bucket(bktInbox).Get(k)
-	if raw == nil {
-		return InboundRecord{}, fmt.Errorf("inbox %d: %w", seq, ErrNotFound)
+	if raw == nil { // reached through the index or below the sequence: never absent
+		return InboundRecord{}, corruptf("inbox %d is missing", seq)
 	}
 	r, err := decodeInbound(raw)
 	if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -102,6 +103,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s.durable.Store(uint64(txid))
+	// The audit head, logged where operators keep it, is what a truncated
+	// and rewritten chain is checked against (DESIGN.md §7).
+	var head [32]byte
+	var entries uint64
+	if err := db.View(func(tx *bolt.Tx) error { var e error; entries, head, e = readHead(tx); return e }); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	log.Info("store: opened", slog.String("path", path), slog.Bool("readOnly", opts.ReadOnly),
+		slog.Uint64("auditEntries", entries), slog.String("auditHead", hex.EncodeToString(head[:])))
 	if !opts.ReadOnly {
 		size := opts.MaxBatchSize
 		if size <= 0 {
@@ -125,6 +136,13 @@ func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bktMeta)
 		if meta == nil {
+			// A new file. A bbolt file with other buckets is someone
+			// else's (the registry's, say): never write into it.
+			if err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+				return corruptf("%s is a bbolt file of something else (bucket %q)", s.path, name)
+			}); err != nil {
+				return err
+			}
 			for _, name := range allBuckets {
 				if _, err := tx.CreateBucket(name); err != nil {
 					return fmt.Errorf("store: create bucket %s: %w", name, err)
