@@ -22,7 +22,7 @@ func newBenchCmd(e *env) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure this machine: raw crypto against the node's pipelines, in one run",
 	}
-	c.AddCommand(newBenchPipelineCmd(e))
+	c.AddCommand(newBenchPipelineCmd(e), newBenchE2ECmd(e))
 	return c
 }
 

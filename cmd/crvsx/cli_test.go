@@ -251,3 +251,33 @@ func TestHelpAndUsage(t *testing.T) {
 	r = run(t, nil, "no-such-command")
 	assert.Equal(t, exitUsage, r.code)
 }
+
+func TestBenchE2E(t *testing.T) {
+	r := run(t, nil, "bench", "e2e", "--json", "--duration", "2s", "--concurrency", "8")
+	require.Equal(t, 0, r.code, r.stderr)
+	var res e2eResult
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &res), r.stdout)
+	assert.Greater(t, res.Messages, 0)
+	assert.Equal(t, 0, res.Errors)
+	assert.True(t, res.Fsync, "durable writes are on by default")
+	assert.Greater(t, res.Fsyncs, uint64(0))
+	assert.InDelta(t, res.E2EPerS/res.RawES256VerifyPerS, res.E2ERatio, 1e-9)
+	assert.LessOrEqual(t, res.P50Ms, res.P99Ms)
+	assert.Greater(t, res.RSSStartMB, 0.0)
+}
+
+func TestDevnetOnce(t *testing.T) {
+	r := run(t, nil, "devnet", "--once", "--log-level", "warn")
+	require.Equal(t, 0, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stdout, "every message arrived exactly once")
+	i := strings.Index(r.stdout, "{")
+	j := strings.LastIndex(r.stdout, "}")
+	require.True(t, i >= 0 && j > i, r.stdout)
+	var sum map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout[i:j+1]), &sum))
+	assert.Equal(t, sum["sent"], sum["delivered"])
+	assert.Equal(t, sum["sent"], sum["receipts_verified"])
+	assert.EqualValues(t, 7, sum["sent"], "the demo's seven deliveries")
+	assert.EqualValues(t, 0, sum["duplicates"])
+	assert.Equal(t, true, sum["key_rotated"])
+}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ecrn/crvsx/node/devnet"
+	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/node/server"
+	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/protocol/protocoltest"
+	"github.com/spf13/cobra"
+)
+
+// e2eResult is the output of `crvsx bench e2e --json`.
+type e2eResult struct {
+	E2EPerS            float64 `json:"e2e_per_s"`
+	P50Ms              float64 `json:"p50_ms"`
+	P99Ms              float64 `json:"p99_ms"`
+	RawES256VerifyPerS float64 `json:"raw_es256_verify_per_s"`
+	PipelinePerS       float64 `json:"pipeline_per_s"`
+	E2ERatio           float64 `json:"e2e_ratio"`
+	RSSStartMB         float64 `json:"rss_start_mb"`
+	RSSEndMB           float64 `json:"rss_end_mb"`
+	Messages           int     `json:"messages"`
+	Errors             int     `json:"errors"`
+	Concurrency        int     `json:"concurrency"`
+	DurationS          float64 `json:"duration_s"`
+	Fsync              bool    `json:"fsync"`
+	Fsyncs             uint64  `json:"fsyncs"`
+	MessageBytes       int     `json:"message_bytes"`
+}
+
+func newBenchE2ECmd(e *env) *cobra.Command {
+	var (
+		asJSON      bool
+		duration    time.Duration
+		concurrency int
+		noSync      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "e2e [--json] [--duration D] [--concurrency N]",
+		Short: "Two nodes on loopback: the full inbound path against raw ES256, in one run",
+		Long: `Start two member nodes (TR and TJ) on loopback with a 2-voter registry and
+durable writes (fsync) on, pre-sign realistic ~4.8 KB birth messages from TR
+to TJ, and post them to TJ's peer API from N concurrent clients over
+keep-alive mutual-TLS connections, each answered with a signed receipt after
+the durable write. Reports the rate, the latency percentiles, the raw ES256
+verify rate and the in-process pipeline rate measured in the same run, the
+ratio e2e / raw, and the process's RSS at the start and end of the run
+("--duration 60s" is the soak).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := benchE2E(cmd.Context(), duration, concurrency, !noSync)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(e, res)
+			}
+			fmt.Fprintf(e.stdout, "end to end:        %8.0f msg/s  (p50 %.1f ms, p99 %.1f ms, %d messages, %d errors, %d clients, fsync %v)\n",
+				res.E2EPerS, res.P50Ms, res.P99Ms, res.Messages, res.Errors, res.Concurrency, res.Fsync)
+			fmt.Fprintf(e.stdout, "raw ES256 verify:  %8.0f /s\n", res.RawES256VerifyPerS)
+			fmt.Fprintf(e.stdout, "pipeline:          %8.0f /s\n", res.PipelinePerS)
+			fmt.Fprintf(e.stdout, "e2e ratio:         %8.3f\n", res.E2ERatio)
+			fmt.Fprintf(e.stdout, "RSS:               %8.1f MB → %.1f MB\n", res.RSSStartMB, res.RSSEndMB)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "how long to post messages (60s is the soak)")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 32, "concurrent clients")
+	cmd.Flags().BoolVar(&noSync, "no-fsync", false, "turn durable writes off (to measure the plumbing alone)")
+	return cmd
+}
+
+func benchE2E(ctx context.Context, duration time.Duration, concurrency int, fsync bool) (*e2eResult, error) {
+	if duration < time.Second || concurrency < 1 || concurrency > 1024 {
+		return nil, fmt.Errorf("need --duration ≥ 1s and 1 ≤ --concurrency ≤ 1024")
+	}
+	dir, err := os.MkdirTemp("", "crvsx-bench-e2e-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	net, err := devnet.Open(dir, devnet.Options{Countries: []string{"TR", "TJ"}, Fast: true, NoSync: !fsync}, nil)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	err = net.Start(sctx)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	defer net.Stop()
+	tr, tj := net.Members["TR"], net.Members["TJ"]
+
+	// The raw rate and the pipeline rate, measured in this run.
+	pipe, err := benchPipeline(3 * time.Second)
+	if err != nil {
+		return nil, err
+	}
+
+	// Pre-signed messages, enough for the run at a rate well above what a
+	// 2-core machine sustains.
+	n := min(int(duration.Seconds()*4000), 400_000)
+	signer := tr.Node().Signer()
+	pool := make([][]byte, n)
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	created := time.Now().Add(-time.Second)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				msg := protocoltest.BirthMessageAt(tr.NodeID, tj.NodeID, protocoltest.NewUUID(), created)
+				tok, err := signer.Sign(protocol.TypEvent, msg)
+				if err != nil {
+					panic(err)
+				}
+				pool[i] = tok
+			}
+		}()
+	}
+	wg.Wait()
+
+	client, err := peerClient(tr, tj)
+	if err != nil {
+		return nil, err
+	}
+	url := tj.PeerURL() + "/v1/messages"
+	post := func(tok []byte) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(tok))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", protocol.MediaTypeJOSE)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+		}
+		return nil
+	}
+	// Warm up the connections (not measured).
+	var next atomic.Int64
+	for i := 0; i < concurrency && i < n; i++ {
+		if err := post(pool[next.Add(1)-1]); err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	runtime.GC()
+	rssStart := rssMB()
+	fsyncsBefore := tj.Node().Store().Stats().Commits
+
+	lat := make([][]time.Duration, concurrency)
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	start := time.Now()
+	deadline := start.Add(duration)
+	for c := range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				t0 := time.Now()
+				if err := post(pool[i]); err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				lat[c] = append(lat[c], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	// The pool stays alive until here, so that RSS start and end differ
+	// only by what the nodes kept.
+	runtime.GC()
+	rssEnd := rssMB()
+	runtime.KeepAlive(pool)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("no message was accepted: %v", firstErr.Load())
+	}
+	slices.Sort(all)
+	pct := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000 }
+	res := &e2eResult{
+		E2EPerS: float64(len(all)) / elapsed.Seconds(), P50Ms: pct(0.50), P99Ms: pct(0.99),
+		RawES256VerifyPerS: pipe.RawES256VerifyPerS, PipelinePerS: pipe.PipelinePerS,
+		RSSStartMB: rssStart, RSSEndMB: rssEnd, Messages: len(all), Errors: int(errs.Load()),
+		Concurrency: concurrency, DurationS: elapsed.Seconds(), Fsync: fsync,
+		Fsyncs: tj.Node().Store().Stats().Commits - fsyncsBefore, MessageBytes: len(protocoltest.BirthMessage("TR", "TJ")),
+	}
+	res.E2ERatio = res.E2EPerS / res.RawES256VerifyPerS
+	if res.Errors > 0 {
+		return res, fmt.Errorf("%d messages were refused, the first: %v", res.Errors, firstErr.Load())
+	}
+	return res, nil
+}
+
+// peerClient is an HTTP client with TR's node TLS key that accepts only
+// TJ's registered key: what a peer node's client does.
+func peerClient(tr, tj *devnet.Member) (*http.Client, error) {
+	certPEM, err := os.ReadFile(tr.Config.Keys.TLSCert)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := os.ReadFile(tr.Config.Keys.TLSKey)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := registry.LoadNodeTLSKey(certPEM, keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	nd, ok := tj.Node().Registry().View().Node(tj.NodeID)
+	if !ok {
+		return nil, fmt.Errorf("%s is not registered", tj.NodeID)
+	}
+	pin := nd.TLSSPKISHA256
+	tr2 := &http.Transport{
+		TLSClientConfig: &tls.Config{
+			MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert},
+			InsecureSkipVerify: true, // no CA: the server's key is checked against its registered pin below
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) == 0 || server.SPKIPin(cs.PeerCertificates[0]) != pin {
+					return fmt.Errorf("server key is not %s's registered key", tj.NodeID)
+				}
+				return nil
+			},
+			NextProtos: []string{"http/1.1"},
+		},
+		MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute,
+	}
+	return &http.Client{Transport: tr2, Timeout: 30 * time.Second}, nil
+}
+
+// rssMB reads this process's resident set size from /proc (0 where there is
+// no /proc).
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}
