@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -318,6 +319,7 @@ func (s *Store) PendingPeers(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: pending peers: %w", err)
 	}
+	slices.Sort(out) // keys order by length first
 	return out, nil
 }
 
