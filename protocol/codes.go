@@ -52,6 +52,7 @@ const (
 	CodePayloadDup      Code = "PAYLOAD_DUPLICATE_NAME" // duplicate member name at any depth
 	CodePayloadTooDeep  Code = "PAYLOAD_TOO_DEEP"       // nesting deeper than MaxJSONDepth
 	CodePayloadNumber   Code = "PAYLOAD_NUMBER_RANGE"   // a number outside IEEE 754 double precision exactness
+	CodePayloadNotNFC   Code = "PAYLOAD_NOT_NFC"        // text not in Unicode normalisation form C (SPEC §1, §6.5)
 	CodeSchemaVersion   Code = "UNSUPPORTED_SCHEMA_VERSION"
 	CodeMessageType     Code = "UNKNOWN_MESSAGE_TYPE"
 	CodeSchemaInvalid   Code = "SCHEMA_VALIDATION_FAILED" // one or more leaf Issues from the JSON Schemas

@@ -30,7 +30,13 @@ type scanner struct {
 	depth    int
 	path     []string // reference tokens of the current location, for errors
 	keys     [][][]byte
+	sets     []map[string]struct{} // per depth, for objects with many members
 }
+
+// linearKeys is how many member names an object's duplicate check scans
+// linearly; past it a set keeps the check linear in the object's size, so
+// a peer cannot make it quadratic.
+const linearKeys = 16
 
 func (s *scanner) fail(code Code, msg string) error {
 	return &Error{Code: code, Detail: msg + " at byte " + strconv.Itoa(s.pos), Pointer: Pointer(s.path...)}
@@ -129,13 +135,25 @@ func (s *scanner) object() error {
 		if err != nil {
 			return err
 		}
-		for _, k := range keys {
-			if bytes.Equal(k, key) {
-				s.path = append(s.path, string(key))
-				err := s.fail(CodePayloadDup, "duplicate member name "+strconv.Quote(string(key)))
-				s.path = s.path[:len(s.path)-1]
-				return err
+		dup := false
+		if len(keys) < linearKeys {
+			for _, k := range keys {
+				if bytes.Equal(k, key) {
+					dup = true
+					break
+				}
 			}
+		} else {
+			set := s.set(keys)
+			if _, dup = set[string(key)]; !dup {
+				set[string(key)] = struct{}{}
+			}
+		}
+		if dup {
+			s.path = append(s.path, string(key))
+			err := s.fail(CodePayloadDup, "duplicate member name "+strconv.Quote(string(key)))
+			s.path = s.path[:len(s.path)-1]
+			return err
 		}
 		if escaped {
 			key = bytes.Clone(key)
@@ -170,6 +188,23 @@ func (s *scanner) object() error {
 			return s.fail(CodePayloadJSON, "',' or '}' is expected")
 		}
 	}
+}
+
+// set returns the member-name set of the object at the current depth,
+// filled from keys the first time the object crosses linearKeys.
+func (s *scanner) set(keys [][]byte) map[string]struct{} {
+	for len(s.sets) < s.depth {
+		s.sets = append(s.sets, nil)
+	}
+	m := s.sets[s.depth-1]
+	if m == nil || len(keys) == linearKeys {
+		m = make(map[string]struct{}, 2*linearKeys)
+		for _, k := range keys {
+			m[string(k)] = struct{}{}
+		}
+		s.sets[s.depth-1] = m
+	}
+	return m
 }
 
 func (s *scanner) array() error {

@@ -2,6 +2,7 @@ package protocol_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -14,6 +15,13 @@ import (
 func TestCheckJSON(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, protocol.MaxJSONDepth) + "1" + strings.Repeat("}", protocol.MaxJSONDepth)
 	tooDeep := strings.Repeat(`{"a":`, protocol.MaxJSONDepth+1) + "1" + strings.Repeat("}", protocol.MaxJSONDepth+1)
+	var large strings.Builder
+	large.WriteString("{")
+	for i := range 2000 {
+		fmt.Fprintf(&large, "\"k%04d\":%d,", i, i)
+	}
+	largeOK := large.String() + `"end":0}`
+	largeDup := large.String() + `"k1999":0}`
 	tests := []struct {
 		name    string
 		in      string
@@ -40,6 +48,8 @@ func TestCheckJSON(t *testing.T) {
 		{"fail/bad-escape", `{"a":"\x"}`, protocol.CodePayloadJSON, "/a"},
 		{"fail/duplicate-top", `{"a":1,"a":2}`, protocol.CodePayloadDup, "/a"},
 		{"fail/duplicate-nested", `{"p":{"c":[{"n":1,"m":2,"n":3}]}}`, protocol.CodePayloadDup, "/p/c/0/n"},
+		{"ok/large-object", largeOK, "", ""},
+		{"fail/duplicate-in-large-object", largeDup, protocol.CodePayloadDup, "/k1999"},
 		{"fail/duplicate-after-unescape", `{"ab":1,"a\u0062":2}`, protocol.CodePayloadDup, "/ab"},
 		{"fail/invalid-utf8", "{\"a\":\"\xff\"}", protocol.CodePayloadUTF8, ""},
 		{"fail/overlong-utf8", "{\"a\":\"\xc0\xaf\"}", protocol.CodePayloadUTF8, ""},

@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"fmt"
+	"golang.org/x/text/unicode/norm"
 	"runtime/debug"
 	"slices"
 
@@ -62,7 +63,7 @@ func (v *Validator) Validate(msg []byte) (res *Result, err error) {
 	if failed {
 		all = slices.Clone(all)
 		sortIssues(all)
-		return nil, &protocol.Error{Code: protocol.CodeSemanticInvalid, Issues: all}
+		return nil, &protocol.Error{Code: protocol.CodeSemanticInvalid, Issues: capIssues(all)}
 	}
 	sortIssues(res.Warnings)
 	return res, nil
@@ -147,11 +148,36 @@ func (ts *typeSchema) fastValid(doc map[string]any) bool {
 	return ts.rules.holds(doc)
 }
 
-// exactIssues validates doc against a published schema and returns its leaves.
+// exactIssues validates doc against a published schema and returns its
+// leaves, at most MaxIssues of them.
 func exactIssues(s *gojsonschema.Schema, doc map[string]any) ([]protocol.Issue, error) {
 	r, err := s.Validate(docLoader(doc))
 	if err != nil {
 		return nil, fmt.Errorf("schemas: %w", err)
 	}
-	return leafIssues(r.Errors())
+	issues, err := leafIssues(r.Errors())
+	return capIssues(issues), err
 }
+
+// MaxIssues bounds the issues of one refusal, so that a hostile message
+// cannot make the answer (a problem document, or a receipt's issues) grow
+// with the number of its errors.
+const MaxIssues = 100
+
+// CodeTruncated is the last issue of a list cut at MaxIssues.
+const CodeTruncated = "ISSUES_TRUNCATED"
+
+func capIssues(issues []protocol.Issue) []protocol.Issue {
+	if len(issues) <= MaxIssues {
+		return issues
+	}
+	n := len(issues) - (MaxIssues - 1)
+	out := append(issues[:MaxIssues-1:MaxIssues-1], protocol.Issue{Severity: protocol.SeverityError, Code: CodeTruncated,
+		Message: fmt.Sprintf("%d more issues are not listed", n)})
+	return out
+}
+
+// IsNFC reports whether msg is in Unicode normalisation form C. A receiver
+// refuses a payload that is not (SPEC §1, §6.5): the national system gets
+// the bytes that were signed, so they must be the ones that were checked.
+func IsNFC(msg []byte) bool { return norm.NFC.IsNormal(msg) }

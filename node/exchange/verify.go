@@ -73,6 +73,10 @@ func (v *Verifier) Verify(raw []byte, now time.Time) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
+	// > §6.5 … the payload is also in Unicode NFC (PAYLOAD_NOT_NFC).
+	if !schemas.IsNFC(tok.Payload) {
+		return nil, protocol.Errorf(protocol.CodePayloadNotNFC, "the payload is not in Unicode normalisation form C")
+	}
 	// > §6.5 Payload hygiene (I-JSON), then §6.6.1–3 schema version,
 	// > message type, schema, semantic rules: schemas.Validate runs
 	// > protocol.CheckJSON first, so the payload is checked once.

@@ -1,6 +1,7 @@
 package exchange_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -101,6 +102,11 @@ func TestVerifyPipeline(t *testing.T) {
 		{name: "fail/payload-not-json (SPEC 6.5)", token: func(t *testing.T) []byte {
 			return tr.Sign(protocol.TypEvent, []byte("not json"))
 		}, code: protocol.CodePayloadJSON},
+		{name: "fail/payload-not-nfc (SPEC 6.5)", token: func(t *testing.T) []byte {
+			// A combining acute after the S: NFC would make it "Ś".
+			b := bytes.Replace(birth(), []byte(`"TR-NVI-CRVS"`), []byte("\"TR-NVI-CRVS\u0301\""), 1)
+			return tr.Sign(protocol.TypEvent, b)
+		}, code: protocol.CodePayloadNotNFC},
 		{name: "fail/schema-required (SPEC 6.6.2)", token: func(t *testing.T) []byte {
 			return tr.Sign(protocol.TypEvent, mutate(t, birth(), func(m map[string]any) { delete(m, "messageId") }))
 		}, code: protocol.CodeSchemaInvalid},

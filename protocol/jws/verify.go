@@ -336,12 +336,33 @@ func typAccepted(typ string, opts Options) bool {
 func typEqual(got, want string) bool {
 	const app = "application/"
 	norm := func(s string) string {
-		if len(s) > len(app) && strings.EqualFold(s[:len(app)], app) && !strings.Contains(s[len(app):], "/") {
+		if len(s) > len(app) && asciiEqualFold(s[:len(app)], app) && !strings.Contains(s[len(app):], "/") {
 			return s[len(app):]
 		}
 		return s
 	}
-	return strings.EqualFold(norm(got), norm(want))
+	return asciiEqualFold(norm(got), norm(want))
+}
+
+// asciiEqualFold folds ASCII letters only: media type names are ASCII, and
+// Unicode folding would let "ſ" (U+017F) stand for "s".
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // usablePublic is the cheap check, on every message, that the trust view's
