@@ -83,6 +83,11 @@ func (p *Pusher) Init() {
 	if p.Client == nil {
 		p.Client = &http.Client{Timeout: 30 * time.Second}
 	}
+	// A redirect is not an acknowledgement: a 302 to a login page that
+	// answers 200 must not count as delivered.
+	c := *p.Client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	p.Client = &c
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
 	}

@@ -100,7 +100,6 @@ func (x *Exchange) PostMessage(w http.ResponseWriter, r *http.Request) {
 		x.Metrics.Received.WithLabelValues(outcome).Inc()
 	}
 	w.Header().Set("Content-Type", protocol.MediaTypeJOSE)
-	w.Header().Set("Crvs-Inbox-Seq", strconv.FormatUint(rc.Seq, 10))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(rc.JWS)
 }
