@@ -67,9 +67,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err err
 	}
 	n = &Node{cfg: cfg, log: logger.With("node", cfg.NodeID), lns: map[string]net.Listener{}, ready: make(chan struct{})}
 	n.self = protocol.Endpoint{NodeID: cfg.NodeID, Country: cfg.Member}
+	// The node, not the result n: "return nil, err" has set n to nil by
+	// the time this runs.
+	opening := n
 	defer func() {
 		if err != nil {
-			n.closeAll()
+			opening.closeAll()
 			n = nil
 		}
 	}()
@@ -142,10 +145,13 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err err
 	}
 
 	// The registry replica over the pinned mTLS stream layer.
+	// view is called from the stream layer's goroutines while Open runs:
+	// it reads the replica through an atomic pointer, never n.reg.
 	genView := registry.NewTrustView(registry.NewState(genesis))
+	var opened atomic.Pointer[registry.Registry]
 	view := func() *registry.TrustView {
-		if n.reg != nil {
-			return n.reg.View()
+		if r := opened.Load(); r != nil {
+			return r.View()
 		}
 		return genView
 	}
@@ -173,6 +179,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err err
 		netTransport.Close()
 		return nil, err
 	}
+	opened.Store(n.reg)
 
 	// The pipelines.
 	keys := liveKeys{n.reg}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ecrn/crvsx/node/internal/failpoint"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
 )
@@ -547,6 +548,7 @@ func (w *worker) attempt(ctx context.Context, dl *Delivery) {
 			outcome = OutcomeReceiptInvalid
 			break
 		}
+		failpoint.Hit("deliver-before-mark") // DESIGN §7: the peer answered, nothing recorded yet
 		if err := d.cfg.Outbox.MarkDelivered(rctx, dl.Key, receipt, now); err != nil {
 			// Delivered but not recorded: the next attempt sends again and
 			// the peer answers with the receipt it stored (SPEC §8.2).

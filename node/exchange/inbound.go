@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ecrn/crvsx/node/internal/failpoint"
 	"github.com/ecrn/crvsx/node/store"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
@@ -102,6 +103,7 @@ func (r *Receiver) Receive(ctx context.Context, raw []byte, peer *Peer) (*Receip
 	if err != nil {
 		return nil, fmt.Errorf("record %s/%s: %w", env.Sender.Country, env.MessageID, err)
 	}
+	failpoint.Hit("inbound-after-accept") // DESIGN §7: a crash between §1.6 and §1.7
 	return &Receipt{JWS: stored.Receipt, Seq: stored.Seq, Duplicate: dup}, nil
 }
 

@@ -1,0 +1,42 @@
+package failpoint
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+)
+
+// TestHit re-executes the test binary with the failpoint armed: the child
+// must die by SIGKILL at Hit and never print what follows it.
+func TestHit(t *testing.T) {
+	if os.Getenv("FAILPOINT_CHILD") == "1" {
+		Hit("other") // not armed: returns
+		os.Stdout.WriteString("before\n")
+		Hit("here")
+		os.Stdout.WriteString("after\n")
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHit$")
+	cmd.Env = append(os.Environ(), "FAILPOINT_CHILD=1", Env+"=here")
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("child: %v, output %q", err, out)
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child ended with %v, want SIGKILL", ee)
+	}
+	if string(out) != "before\n" {
+		t.Fatalf("child wrote %q, want only %q", out, "before\n")
+	}
+}
+
+func TestNotArmed(t *testing.T) {
+	if armed != "" {
+		t.Skip(Env + " is set")
+	}
+	Hit("inbound-after-accept") // does nothing
+}
