@@ -264,6 +264,7 @@ func TestBenchE2E(t *testing.T) {
 	assert.InDelta(t, res.E2EPerS/res.RawES256VerifyPerS, res.E2ERatio, 1e-9)
 	assert.LessOrEqual(t, res.P50Ms, res.P99Ms)
 	assert.Greater(t, res.RSSStartMB, 0.0)
+	assert.Greater(t, res.RSSAnonStartMB, 0.0)
 }
 
 func TestDevnetOnce(t *testing.T) {
