@@ -14,6 +14,7 @@ require (
 	github.com/xeipuuv/gojsonschema v1.2.0
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/text v0.44.0
+	golang.org/x/time v0.16.0
 )
 
 require (

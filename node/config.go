@@ -32,15 +32,20 @@ type Config struct {
 	Registry Registry `json:"registry"`
 	Exchange Exchange `json:"exchange"`
 	Local    Local    `json:"local"`
+	Admin    Admin    `json:"admin"`
 	Webhook  Webhook  `json:"webhook"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"logLevel"`
 }
 
-// Listen names the four listeners' addresses (host:port). The peer and admin
-// APIs use mutual TLS with pinned node keys; the local API is for the
-// national system (bearer tokens); health serves /livez, /readyz, /metrics.
+// Listen names the listeners' addresses (host:port). The peer API (and
+// Raft) use mutual TLS with node keys pinned in the registry. The local API
+// (the national system's, bearer tokens), the admin API (operators, their
+// own bearer tokens) and health (/livez, /readyz, /metrics) are plain HTTP:
+// bind them to loopback, or put a TLS-terminating proxy in front and set
+// AllowRemotePlaintext — tokens and personal data must not cross a network
+// in the clear.
 type Listen struct {
 	Peer   string `json:"peer"`
 	Local  string `json:"local"`
@@ -48,6 +53,9 @@ type Listen struct {
 	Health string `json:"health"`
 	// Raft is the registry replica's Raft address (pinned mutual TLS).
 	Raft string `json:"raft"`
+	// AllowRemotePlaintext lets the local and admin listeners bind to a
+	// non-loopback address (behind a TLS-terminating proxy).
+	AllowRemotePlaintext bool `json:"allowRemotePlaintext,omitempty"`
 }
 
 // Keys names the node's key files.
@@ -95,6 +103,13 @@ type Exchange struct {
 type Local struct {
 	// TokensFile holds one "name token" pair a line; tokens have at least
 	// 32 characters.
+	TokensFile string `json:"tokensFile"`
+}
+
+// Admin configures the operators' API (backup, audit).
+type Admin struct {
+	// TokensFile holds the operators' tokens, as Local.TokensFile: separate,
+	// so that the national system's token cannot take a backup.
 	TokensFile string `json:"tokensFile"`
 }
 
@@ -189,9 +204,17 @@ func (c *Config) Validate() error {
 		addrs[a] = name
 	}
 	for name, f := range map[string]string{"keys.signingKey": c.Keys.SigningKey, "keys.tlsCert": c.Keys.TLSCert, "keys.tlsKey": c.Keys.TLSKey,
-		"registry.genesis": c.Registry.Genesis, "registry.endorsements": c.Registry.Endorsements, "local.tokensFile": c.Local.TokensFile} {
+		"registry.genesis": c.Registry.Genesis, "registry.endorsements": c.Registry.Endorsements, "local.tokensFile": c.Local.TokensFile,
+		"admin.tokensFile": c.Admin.TokensFile} {
 		if f == "" {
 			bad(name, "required")
+		}
+	}
+	if !c.Listen.AllowRemotePlaintext {
+		for name, a := range map[string]string{"listen.local": c.Listen.Local, "listen.admin": c.Listen.Admin} {
+			if host, _, err := net.SplitHostPort(a); err == nil && !isLoopback(host) {
+				bad(name, "%s is not a loopback address: bearer tokens and personal data would cross the network in plain HTTP (set listen.allowRemotePlaintext behind a TLS proxy)", a)
+			}
 		}
 	}
 	if !hex64Re.MatchString(c.Registry.GenesisSHA256) {
@@ -262,9 +285,17 @@ func LoadConfig(path string) (Config, error) {
 
 func (c *Config) resolve(base string) {
 	for _, p := range []*string{&c.DataDir, &c.Keys.SigningKey, &c.Keys.TLSCert, &c.Keys.TLSKey, &c.Registry.Genesis,
-		&c.Registry.Endorsements, &c.Local.TokensFile, &c.Webhook.SecretFile} {
+		&c.Registry.Endorsements, &c.Local.TokensFile, &c.Admin.TokensFile, &c.Webhook.SecretFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
 	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -17,6 +17,7 @@ func validConfig() Config {
 	c.Keys = Keys{SigningKey: "k.jwk", TLSCert: "tls.crt", TLSKey: "tls.key"}
 	c.Registry = Registry{Genesis: "genesis.json", Endorsements: "endorsements.txt", GenesisSHA256: strings.Repeat("ab", 32)}
 	c.Local.TokensFile = "tokens"
+	c.Admin.TokensFile = "admin-tokens"
 	return c
 }
 
@@ -39,6 +40,9 @@ func TestValidate(t *testing.T) {
 		{"fail/backoff-cap-below-base", func(c *Config) { c.Exchange.BackoffCap = Duration(time.Millisecond) }, "exchange.backoffBase"},
 		{"fail/webhook-without-secret", func(c *Config) { c.Webhook.URL = "https://nsr.example/hook" }, "webhook"},
 		{"fail/log-level", func(c *Config) { c.LogLevel = "verbose" }, "logLevel"},
+		{"fail/local-api-on-the-network-in-plain-http", func(c *Config) { c.Listen.Local = "0.0.0.0:8080" }, "listen.local"},
+		{"ok/local-api-remote-behind-a-tls-proxy", func(c *Config) { c.Listen.Local, c.Listen.AllowRemotePlaintext = "10.1.2.3:8080", true }, ""},
+		{"fail/missing-admin-tokens", func(c *Config) { c.Admin.TokensFile = "" }, "admin.tokensFile"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,7 +77,8 @@ func TestLoadConfig(t *testing.T) {
   "keys": {"signingKey": "keys/sign.jwk", "tlsCert": "keys/tls.crt", "tlsKey": "keys/tls.key"},
   "registry": {"genesis": "genesis.json", "endorsements": "endorsements.txt", "genesisSha256": "` + strings.Repeat("0f", 32) + `"},
   "exchange": {"clockSkew": "2m"},
-  "local": {"tokensFile": "tokens"}
+  "local": {"tokensFile": "tokens"},
+  "admin": {"tokensFile": "admin-tokens"}
 }`
 	require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
 	c, err := LoadConfig(path)

@@ -42,11 +42,12 @@ type Node struct {
 	peers   *peer.Client
 	metrics *server.Metrics
 
-	receiver  *exchange.Receiver
-	submitter *exchange.Submitter
-	deliverer *exchange.Deliverer
-	pusher    *exchange.Pusher
-	tokens    *server.Tokens
+	receiver    *exchange.Receiver
+	submitter   *exchange.Submitter
+	deliverer   *exchange.Deliverer
+	pusher      *exchange.Pusher
+	tokens      *server.Tokens // the national system's (local API)
+	adminTokens *server.Tokens // the operators' (admin API)
 
 	lns     map[string]net.Listener // peer, local, admin, health (raft is the stream layer's)
 	servers []*http.Server
@@ -190,7 +191,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err err
 		Skew: time.Duration(cfg.Exchange.ClockSkew), MaxAge: time.Duration(cfg.Exchange.MaxAge),
 	}
 	signer := n.signer.Load
-	n.receiver = &exchange.Receiver{Verifier: verifier, Store: n.store, Signer: signer, Self: n.self, Now: time.Now, Log: n.log}
+	n.receiver = &exchange.Receiver{Verifier: verifier, Store: n.store, Signer: signer, Self: n.self, Now: time.Now, Log: n.log, Fresh: n.reg.Fresh}
 	if n.peers, err = peer.New(peer.Config{Certificate: n.cert, PinFor: n.pinFor, Timeout: time.Duration(cfg.Exchange.PeerTimeout), Logger: n.log.With("part", "peer")}); err != nil {
 		return nil, err
 	}
@@ -209,7 +210,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err err
 		if err != nil {
 			return nil, err
 		}
-		n.pusher = &exchange.Pusher{URL: cfg.Webhook.URL, Secret: bytes.TrimSpace(secret), Store: n.store, Log: n.log.With("part", "webhook"),
+		n.pusher = &exchange.Pusher{URL: cfg.Webhook.URL, Secret: bytes.TrimSpace(secret), Store: freshInbox{n.store, n.reg}, Log: n.log.With("part", "webhook"),
 			Failed: n.metrics.WebhookFails.Inc, BackoffBase: time.Duration(cfg.Exchange.BackoffBase), BackoffCap: time.Duration(cfg.Exchange.BackoffCap)}
 		n.pusher.Init()
 	}
@@ -223,6 +224,17 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err err
 	}
 	if n.tokens, err = server.NewTokens(toks); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Local.TokensFile, err)
+	}
+	ab, err := readSecret(cfg.Admin.TokensFile)
+	if err != nil {
+		return nil, err
+	}
+	atoks, err := parseTokens(ab)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Admin.TokensFile, err)
+	}
+	if n.adminTokens, err = server.NewTokens(atoks); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Admin.TokensFile, err)
 	}
 	return n, nil
 }
@@ -351,11 +363,25 @@ func (n *Node) closeAll() {
 
 // pinFor is the peer client's source of server pins: the registry.
 func (n *Node) pinFor(nodeID string) (string, bool) {
-	nd, ok := n.reg.View().Node(nodeID)
+	nd, ok := n.activeNode(nodeID)
 	if !ok {
 		return "", false
 	}
 	return nd.TLSSPKISHA256, true
+}
+
+// activeNode is a registered node of an active member: the only kind this
+// node sends personal data to. A suspended member's node keeps its queue
+// until it is reinstated or the deliveries' lifetime ends.
+func (n *Node) activeNode(nodeID string) (registry.Node, bool) {
+	nd, ok := n.reg.View().Node(nodeID)
+	if !ok {
+		return registry.Node{}, false
+	}
+	if m, ok := n.reg.State().Member(nd.Member); !ok || m.Status != registry.StatusActive {
+		return registry.Node{}, false
+	}
+	return nd, true
 }
 
 // nodeOf finds the node of an active member for the outbox.
@@ -386,9 +412,9 @@ func (n *Node) send(ctx context.Context, peerID string, token []byte) ([]byte, e
 	if err := n.reg.Fresh(); err != nil {
 		return nil, errStale{err}
 	}
-	nd, ok := n.reg.View().Node(peerID)
+	nd, ok := n.activeNode(peerID)
 	if !ok {
-		return nil, fmt.Errorf("node %s is not registered", peerID)
+		return nil, fmt.Errorf("node %s is not a registered node of an active member: held", peerID)
 	}
 	return n.peers.Send(ctx, peer.NodeAddr{ID: nd.ID, URL: nd.APIURL}, token)
 }
@@ -461,7 +487,7 @@ func (n *Node) localMux() http.Handler {
 }
 
 // adminMux: operations — a consistent backup while running, the audit
-// chain's head. Bearer tokens as on the local API.
+// chain's head. The operators' bearer tokens, not the national system's.
 func (n *Node) adminMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/admin/backup", func(w http.ResponseWriter, r *http.Request) {
@@ -481,7 +507,7 @@ func (n *Node) adminMux() http.Handler {
 		server.WriteJSON(w, http.StatusOK, "application/json", map[string]any{"head": fmt.Sprintf("%x", head), "entries": count, "verified": true})
 	})
 	mux.HandleFunc("/", n.notFound)
-	return server.RequireBearer(n.tokens, mux, n.unauthorized)
+	return server.RequireBearer(n.adminTokens, mux, n.unauthorized)
 }
 
 // healthMux: liveness, readiness and metrics, no authentication.

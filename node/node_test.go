@@ -223,8 +223,15 @@ func TestBackupWhileRunning(t *testing.T) {
 	require.NoError(t, err)
 	waitDelivered(t, tr, sub.ID)
 	m := net.Members["TJ"]
+	nsReq, _ := http.NewRequest("GET", "http://"+m.Config.Listen.Admin+"/v1/admin/backup", nil)
+	nsReq.Header.Set("Authorization", "Bearer "+m.Token)
+	nsResp, err := http.DefaultClient.Do(nsReq)
+	require.NoError(t, err)
+	nsResp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, nsResp.StatusCode, "the national system's token cannot take a backup")
+
 	req, _ := http.NewRequest("GET", "http://"+m.Config.Listen.Admin+"/v1/admin/backup", nil)
-	req.Header.Set("Authorization", "Bearer "+m.Token)
+	req.Header.Set("Authorization", "Bearer "+m.AdminToken)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()

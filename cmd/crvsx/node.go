@@ -43,7 +43,8 @@ registry replica (Raft over pinned mutual TLS), its store, and four listeners:
           POST /v1/messages from other members, /v1/registry/…
   local   the national system's API, bearer tokens:
           POST /v1/outbox, GET /v1/outbox/{id}, GET /v1/inbox, POST /v1/inbox/ack
-  admin   operations, bearer tokens: GET /v1/admin/backup, GET /v1/admin/audit
+  admin   operations, the operators' own bearer tokens:
+          GET /v1/admin/backup, GET /v1/admin/audit
   health  /livez, /readyz, /metrics (Prometheus)
 
 Secrets (private keys, tokens, the webhook secret) are read from files that
@@ -84,9 +85,9 @@ func newNodeBackupCmd(e *env) *cobra.Command {
 		Short: "Copy a running node's store consistently to a file",
 		Long: `Ask a running node (its admin API) for a consistent copy of its store — taken
 in one read transaction while the node goes on working — and write it to
-PATH durably (a temporary file, fsync, rename). The admin address and token
-come from the node's configuration unless --admin and --token-file say
-otherwise. The copy is a complete store file: a node started on it has
+PATH durably (a temporary file, fsync, rename). The admin address and the
+operators' token come from the node's configuration unless --admin and
+--token-file say otherwise. The copy is a complete store file: a node started on it has
 every accepted message, receipt and queued delivery of that moment.`,
 		Example: `  crvsx node backup --config /etc/crvsx/node.json --out /backup/node-$(date +%F).db`,
 		Args:    cobra.NoArgs,
@@ -103,7 +104,7 @@ every accepted message, receipt and queued delivery of that moment.`,
 					admin = cfg.Listen.Admin
 				}
 				if tokenFile == "" {
-					tokenFile = cfg.Local.TokensFile
+					tokenFile = cfg.Admin.TokensFile
 				}
 			}
 			if admin == "" || tokenFile == "" {
@@ -124,7 +125,7 @@ every accepted message, receipt and queued delivery of that moment.`,
 	cmd.Flags().StringVar(&cfgPath, "config", "", "the node's configuration file")
 	cmd.Flags().StringVar(&out, "out", "", "where to write the copy (required)")
 	cmd.Flags().StringVar(&admin, "admin", "", "the admin listener host:port (default: from --config)")
-	cmd.Flags().StringVar(&tokenFile, "token-file", "", "a tokens file (\"name token\" lines; default: from --config)")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "an admin tokens file (\"name token\" lines; default: admin.tokensFile of --config)")
 	return cmd
 }
 

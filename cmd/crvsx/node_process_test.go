@@ -79,14 +79,15 @@ type procNet struct {
 // procNode is one member's node process, started and stopped again on the
 // same configuration and data.
 type procNode struct {
-	net     *procNet
-	country string
-	nodeID  string
-	cfgPath string
-	cfg     node.Config
-	token   string
-	starts  int
-	fp      string // the failpoint of the running process
+	net        *procNet
+	country    string
+	nodeID     string
+	cfgPath    string
+	cfg        node.Config
+	token      string
+	adminToken string // the admin API's
+	starts     int
+	fp         string // the failpoint of the running process
 
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the process has exited
@@ -107,7 +108,9 @@ func newProcNet(t *testing.T, countries ...string) *procNet {
 		require.NoError(t, err)
 		tok, err := firstToken(filepath.Join(pn.dir, c, "tokens"))
 		require.NoError(t, err)
-		pn.nodes[c] = &procNode{net: pn, country: c, nodeID: cfg.NodeID, cfgPath: cfgPath, cfg: cfg, token: tok}
+		adminTok, err := firstToken(cfg.Admin.TokensFile)
+		require.NoError(t, err)
+		pn.nodes[c] = &procNode{net: pn, country: c, nodeID: cfg.NodeID, cfgPath: cfgPath, cfg: cfg, token: tok, adminToken: adminTok}
 	}
 	pn.view = genesisView(t, pn.dir)
 	t.Cleanup(func() {
@@ -349,7 +352,7 @@ func (p *procNode) audit(ctx context.Context) auditHead {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.cfg.Listen.Admin+"/v1/admin/audit", nil)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+p.token)
+	req.Header.Set("Authorization", "Bearer "+p.adminToken)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()

@@ -63,7 +63,9 @@ type Member struct {
 	NodeID  string
 	Config  node.Config
 	Token   string // the local API's bearer token
-	Gov     *jws.Signer
+	// AdminToken is the admin API's bearer token.
+	AdminToken string
+	Gov        *jws.Signer
 
 	mu     sync.Mutex
 	node   *node.Node
@@ -141,7 +143,11 @@ func Open(dir string, opts Options, log *slog.Logger) (*Network, error) {
 		if err != nil {
 			return nil, err
 		}
-		net.Members[c] = &Member{Country: c, NodeID: cfg.NodeID, Config: cfg, Token: tokenOf(tok), Gov: gov}
+		atok, err := os.ReadFile(cfg.Admin.TokensFile)
+		if err != nil {
+			return nil, err
+		}
+		net.Members[c] = &Member{Country: c, NodeID: cfg.NodeID, Config: cfg, Token: tokenOf(tok), AdminToken: tokenOf(atok), Gov: gov}
 	}
 	return net, nil
 }
@@ -287,6 +293,12 @@ func Generate(dir string, opts Options) error {
 	}
 	g := map[string]*gen{}
 	var signers []*jws.Signer
+	// Every port of the network is reserved at once: reserving per member
+	// and releasing in between lets the kernel hand one port out twice.
+	ports, err := freePorts(5 * len(countries))
+	if err != nil {
+		return err
+	}
 	for i, c := range countries {
 		x := &gen{}
 		var err error
@@ -306,9 +318,7 @@ func Generate(dir string, opts Options) error {
 		if x.pin, err = registry.CertificatePin(cert); err != nil {
 			return err
 		}
-		if x.ports, err = freePorts(5); err != nil {
-			return err
-		}
+		x.ports = ports[5*i : 5*i+5]
 		g[c] = x
 		signers = append(signers, x.gov, x.sig)
 		gm := registry.GenesisMember{ID: c, Name: names[c]}
@@ -384,6 +394,7 @@ func Generate(dir string, opts Options) error {
 			{"keys/tls.crt", x.tlsCert, 0o644},
 			{"keys/tls.key", x.tlsKey, 0o600},
 			{"tokens", []byte("national-system " + token + "\n"), 0o600},
+			{"admin-tokens", []byte("operator devnet-admin-" + c + "-" + randHex(20) + "\n"), 0o600},
 		}
 		for _, f := range files {
 			if err := writeFile(filepath.Join(md, f.name), f.data, f.mode); err != nil {
@@ -405,6 +416,7 @@ func Generate(dir string, opts Options) error {
 		}
 		cfg.Exchange.NoSync = opts.NoSync
 		cfg.Local.TokensFile = "tokens"
+		cfg.Admin.TokensFile = "admin-tokens"
 		cb, err := json.MarshalIndent(cfg, "", "  ")
 		if err != nil {
 			return err

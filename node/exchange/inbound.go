@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/ecrn/crvsx/node/internal/failpoint"
 	"github.com/ecrn/crvsx/node/store"
@@ -40,6 +43,23 @@ type Receiver struct {
 	Self     protocol.Endpoint
 	Now      func() time.Time
 	Log      *slog.Logger
+	// Fresh, if set, fails closed: while it returns an error (the registry
+	// replica is past its staleness bound, registry DESIGN §14) a new
+	// message is refused with UNAVAILABLE, since a revocation the replica
+	// has not seen would go unnoticed; the sender retries later. A retry of
+	// a message already stored still gets its receipt.
+	Fresh func() error
+	// AuditLimit bounds the audit entries of refusals per peer (a token
+	// bucket: AuditBurst entries, refilled at AuditLimit per second);
+	// refusals past it are counted and summed up in the log instead of each
+	// costing a durable write. Zero means 10 per second, burst 100.
+	AuditLimit float64
+	AuditBurst int
+
+	auditMu      sync.Mutex
+	auditBuckets map[string]*rate.Limiter
+	suppressed   map[string]int
+	lastSummary  time.Time
 }
 
 // Receipt is the answer to an accepted message.
@@ -55,11 +75,18 @@ type Receipt struct {
 // other error is internal (the sender retries).
 func (r *Receiver) Receive(ctx context.Context, raw []byte, peer *Peer) (*Receipt, error) {
 	now := r.Now()
-	// > §1.2 Verify (SPEC §6).
-	msg, err := r.Verifier.Verify(raw, now)
-	if err == nil && peer != nil && peer.Member != msg.Envelope.Sender.Country {
-		// > §1.3 Transport binding (SPEC §6.6.5): the mTLS peer is the sender.
-		err = protocol.Errorf(protocol.CodeSenderMismatch, "message from %s arrived over the connection of %s (%s)", msg.Envelope.Sender.Country, peer.NodeID, peer.Member)
+	// > §1.2 Verify (SPEC §6), the checks that do not depend on the time of
+	// > arrival first.
+	msg, err := r.Verifier.Authenticate(raw)
+	if err == nil && peer != nil {
+		// > §1.3 Transport binding (SPEC §6.6.5): the mTLS peer is the
+		// > sender, member and node.
+		switch s := msg.Envelope.Sender; {
+		case peer.Member != s.Country:
+			err = protocol.Errorf(protocol.CodeSenderMismatch, "message from %s arrived over the connection of %s (%s)", s.Country, peer.NodeID, peer.Member)
+		case peer.NodeID != s.NodeID:
+			err = protocol.Errorf(protocol.CodeSenderMismatch, "message from node %s arrived over the connection of node %s", s.NodeID, peer.NodeID)
+		}
 	}
 	if err != nil {
 		r.auditRefusal(ctx, raw, peer, err, now)
@@ -67,11 +94,24 @@ func (r *Receiver) Receive(ctx context.Context, raw []byte, peer *Peer) (*Receip
 	}
 	env := msg.Envelope
 	payloadDigest := sha256.Sum256(msg.Payload)
-	// > §1.4 Idempotency, fast path: the stored receipt, byte for byte.
+	// > §1.4 Idempotency, fast path: the stored receipt, byte for byte —
+	// > before the time window and the key's validity (SPEC §8.2), so that
+	// > a retry of an accepted message gets its receipt however late.
 	if rec, err := r.Store.LookupInbound(ctx, env.Sender.Country, env.MessageID); err == nil {
 		return r.existing(ctx, rec, payloadDigest, raw, peer, now)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("look up %s/%s: %w", env.Sender.Country, env.MessageID, err)
+	}
+	// > A new message: the key's validity now and the time window (SPEC
+	// > §6.6.6, §6.7), with a registry replica fresh enough to vouch for it.
+	if err := r.Verifier.CheckTime(msg, now); err != nil {
+		r.auditRefusal(ctx, raw, peer, err, now)
+		return nil, err
+	}
+	if r.Fresh != nil {
+		if ferr := r.Fresh(); ferr != nil {
+			return nil, &protocol.Error{Code: protocol.CodeUnavailable, Detail: "this node's registry replica is not in sync; retry later", Err: ferr}
+		}
 	}
 	// > §1.5 Receipt, signed before the write so it is stored with the record.
 	localRef, err := newUUID()
@@ -80,7 +120,9 @@ func (r *Receiver) Receive(ctx context.Context, raw []byte, peer *Peer) (*Receip
 	}
 	receipt, err := BuildReceipt(r.Signer(), r.Self, msg, localRef, now)
 	if err != nil {
-		return nil, fmt.Errorf("build receipt: %w", err)
+		// %v, not %w: a refusal code inside (the receipt's own validation)
+		// is this node's fault, never the sender's.
+		return nil, fmt.Errorf("build receipt: %v", err)
 	}
 	// > §1.6 Durable write; the idempotency check is repeated inside the
 	// > transaction, so of concurrent identical messages one wins.
@@ -127,6 +169,9 @@ func (r *Receiver) auditRefusal(ctx context.Context, raw []byte, peer *Peer, ref
 		e.Peer = peer.NodeID
 		e.Sender = peer.Member
 	}
+	if !r.auditAllowed(e.Peer, now) {
+		return
+	}
 	var pe *protocol.Error
 	if errors.As(refusal, &pe) {
 		e.Detail = pe.Detail
@@ -134,4 +179,41 @@ func (r *Receiver) auditRefusal(ctx context.Context, raw []byte, peer *Peer, ref
 	if err := r.Store.AuditReject(ctx, e); err != nil && r.Log != nil {
 		r.Log.Error("audit of a refusal failed", slog.String("code", e.Code), slog.Any("err", err))
 	}
+}
+
+// auditAllowed takes a token from the peer's bucket. Refusals past the
+// limit are counted, and the counts logged at most once a minute.
+func (r *Receiver) auditAllowed(peer string, now time.Time) bool {
+	r.auditMu.Lock()
+	defer r.auditMu.Unlock()
+	if r.auditBuckets == nil {
+		r.auditBuckets, r.suppressed = map[string]*rate.Limiter{}, map[string]int{}
+	}
+	b := r.auditBuckets[peer]
+	if b == nil {
+		lim, burst := r.AuditLimit, r.AuditBurst
+		if lim <= 0 {
+			lim = 10
+		}
+		if burst <= 0 {
+			burst = 100
+		}
+		if len(r.auditBuckets) > 10_000 { // bounded: peers are registered nodes, few
+			clear(r.auditBuckets)
+		}
+		b = rate.NewLimiter(rate.Limit(lim), burst)
+		r.auditBuckets[peer] = b
+	}
+	if b.AllowN(now, 1) {
+		return true
+	}
+	r.suppressed[peer]++
+	if now.Sub(r.lastSummary) >= time.Minute && r.Log != nil {
+		for p, n := range r.suppressed {
+			r.Log.Warn("refusals not audited one by one (rate limit)", slog.String("peer", p), slog.Int("count", n))
+		}
+		clear(r.suppressed)
+		r.lastSummary = now
+	}
+	return false
 }

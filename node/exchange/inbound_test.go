@@ -3,6 +3,7 @@ package exchange_test
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -151,5 +152,61 @@ func TestReceive(t *testing.T) {
 		_, n, err := st.VerifyAudit(ctx)
 		require.NoError(t, err)
 		assert.Greater(t, n, uint64(40))
+	})
+}
+
+func TestReceiveOrderAndLimits(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("ok/retry-after-the-age-limit-gets-the-original-receipt (SPEC 8.2)", func(t *testing.T) {
+		r, _ := tjReceiver(t)
+		tok := tr.Sign(protocol.TypEvent, birth())
+		first, err := r.Receive(ctx, tok, trPeer)
+		require.NoError(t, err)
+		r.Now = func() time.Time { return now.Add(30 * 24 * time.Hour) }
+		again, err := r.Receive(ctx, tok, trPeer)
+		require.NoError(t, err, "a stored message is found before the time window")
+		assert.Equal(t, first.JWS, again.JWS)
+		_, err = r.Receive(ctx, tr.Sign(protocol.TypEvent, birth()), trPeer)
+		assert.Equal(t, protocol.CodeTooOld, protocol.CodeOf(err), "a new message that old is refused")
+	})
+
+	t.Run("fail/sender-node-is-not-the-peer-node (SPEC 6.6.5)", func(t *testing.T) {
+		r, _ := tjReceiver(t)
+		other := &exchange.Peer{NodeID: "TR-ANKARA-CRVS", Member: "TR"}
+		_, err := r.Receive(ctx, tr.Sign(protocol.TypEvent, birth()), other)
+		assert.Equal(t, protocol.CodeSenderMismatch, protocol.CodeOf(err))
+	})
+
+	t.Run("fail/stale-registry-fails-closed (registry DESIGN 14)", func(t *testing.T) {
+		r, st := tjReceiver(t)
+		tok := tr.Sign(protocol.TypEvent, birth())
+		_, err := r.Receive(ctx, tok, trPeer)
+		require.NoError(t, err)
+		r.Fresh = func() error { return errors.New("replica past its staleness bound") }
+		_, err = r.Receive(ctx, tr.Sign(protocol.TypEvent, birth()), trPeer)
+		assert.Equal(t, protocol.CodeUnavailable, protocol.CodeOf(err))
+		assert.Equal(t, 503, protocol.ProblemFor(err).Status)
+		again, err := r.Receive(ctx, tok, trPeer)
+		require.NoError(t, err, "a message stored before is still answered")
+		assert.True(t, again.Duplicate)
+		c, _ := st.Counts(ctx)
+		assert.EqualValues(t, 1, c.Inbox)
+	})
+
+	t.Run("ok/refusal-audits-are-rate-limited-per-peer", func(t *testing.T) {
+		r, st := tjReceiver(t)
+		r.AuditLimit, r.AuditBurst = 1, 5
+		for range 50 {
+			_, err := r.Receive(ctx, []byte("garbage"), trPeer)
+			require.Error(t, err)
+		}
+		c, err := st.Counts(ctx)
+		require.NoError(t, err)
+		assert.EqualValues(t, 5, c.Rejected, "the burst, then nothing until the bucket refills")
+		_, err = r.Receive(ctx, []byte("garbage"), &exchange.Peer{NodeID: "KZ-MOJ-CRVS", Member: "KZ"})
+		require.Error(t, err)
+		c, _ = st.Counts(ctx)
+		assert.EqualValues(t, 6, c.Rejected, "another peer has its own bucket")
 	})
 }

@@ -65,8 +65,38 @@ type Envelope struct {
 
 // Verify runs the checks of SPEC §6 in order on raw, as of now, and returns
 // the verified message or a *protocol.Error with the code of the first
-// failed step.
+// failed step. It is Authenticate followed by CheckTime.
 func (v *Verifier) Verify(raw []byte, now time.Time) (*Verified, error) {
+	msg, err := v.Authenticate(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.CheckTime(msg, now); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// CheckTime runs the checks of SPEC §6 that depend on when a message
+// arrives: the key's validity at createdAt (§6.6.6) — which a later
+// revocation can change — and the time window (§6.7). A receiver runs
+// them after it has looked for the message among those it stored (§8.2),
+// so that a retry of an accepted message still gets its receipt.
+func (v *Verifier) CheckTime(msg *Verified, now time.Time) error {
+	// > §6.6.6 The key was valid at createdAt.
+	if v.Validity != nil {
+		if err := v.Validity.ValidAt(msg.Key.Kid, msg.CreatedAt); err != nil {
+			return err
+		}
+	}
+	// > §6.7 Time window.
+	return protocol.CheckTimeWindow(msg.CreatedAt, now, v.Skew, v.MaxAge)
+}
+
+// Authenticate runs the checks of SPEC §6 that do not depend on the time
+// of arrival: size, structure, header profile, key and signature, payload
+// hygiene, schemas and semantic rules, typ, sender binding, recipient.
+func (v *Verifier) Authenticate(raw []byte) (*Verified, error) {
 	// > §6.1–6.4: size, structure, encoding, header profile, key, signature.
 	typ := v.Typ
 	tok, err := jws.Verify(raw, v.Keys, jws.Options{Typ: typ, AnyTyp: typ == "", MaxBytes: v.MaxBytes})
@@ -102,21 +132,11 @@ func (v *Verifier) Verify(raw []byte, now time.Time) (*Verified, error) {
 	if err != nil { // the schema's pattern makes this unreachable; refuse anyway
 		return nil, &protocol.Error{Code: protocol.CodeSchemaInvalid, Detail: "createdAt is not an RFC 3339 timestamp", Pointer: "/createdAt", Err: err}
 	}
-	// > §6.6.6 The key was valid at createdAt.
-	if v.Validity != nil {
-		if err := v.Validity.ValidAt(tok.Key.Kid, createdAt); err != nil {
-			return nil, err
-		}
-	}
 	// > §6.6.7 The recipient is this node.
 	if r := v.Recipient; r != nil {
 		if env.Recipient.NodeID != r.NodeID || (r.Country != "" && env.Recipient.Country != r.Country) {
 			return nil, protocol.Errorf(protocol.CodeRecipientMismatch, "message is for %s, this node is %s", env.Recipient.NodeID, r.NodeID)
 		}
-	}
-	// > §6.7 Time window.
-	if err := protocol.CheckTimeWindow(createdAt, now, v.Skew, v.MaxAge); err != nil {
-		return nil, err
 	}
 	return &Verified{
 		Raw:       raw,
