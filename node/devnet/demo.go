@@ -161,7 +161,7 @@ func (d *demo) waitDelivered(ctx context.Context, ss []sent) error {
 			}
 			if dl.Status == "delivered" {
 				d.log.Info("demo: delivered with a signed receipt", slog.String("from", s.from), slog.String("to", s.to),
-					slog.String("messageId", s.messageID), slog.Int("attempts", dl.Attempts+1))
+					slog.String("messageId", s.messageID), slog.Int("attempts", dl.Attempts))
 				if err := d.verifyReceipt(s, []byte(dl.Receipt)); err != nil {
 					return err
 				}
