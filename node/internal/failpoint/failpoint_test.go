@@ -36,7 +36,8 @@ func TestHit(t *testing.T) {
 
 func TestNotArmed(t *testing.T) {
 	if armed != "" {
-		t.Skip(Env + " is set")
+		return // the re-executed child of TestHitKills: armed on purpose
 	}
-	Hit("inbound-after-accept") // does nothing
+	Hit("inbound-after-accept") // does nothing: the test goes on
+	Hit("")
 }
