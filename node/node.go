@@ -28,6 +28,9 @@ import (
 	"github.com/ecrn/crvsx/protocol/jws"
 )
 
+// maxPeerConns bounds the open connections on the peer listener.
+const maxPeerConns = 1024
+
 // Node is a running member node: its registry replica, store, pipelines and
 // listeners.
 type Node struct {
@@ -137,6 +140,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err err
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("listen.%s: %w", name, err)
+		}
+		if name == "peer" {
+			// Anyone on the network may open a TLS connection here: bound
+			// how many are open at once.
+			ln = server.LimitListener(ln, maxPeerConns)
 		}
 		n.lns[name] = ln
 	}
