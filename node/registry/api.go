@@ -365,7 +365,9 @@ func (a *API) problemOf(err error) APIProblem {
 	case errors.As(err, &pe):
 		out.Problem = protocol.ProblemFor(pe)
 	case errors.As(err, &se) || errors.Is(err, ErrStale):
-		out.Problem = protocol.ProblemFor(&protocol.Error{Code: protocol.CodeRegistryStale, Detail: err.Error()})
+		// A fixed detail: the cause (transport, forwarding) is logged, not
+		// sent to a client that may not be a member.
+		out.Problem = protocol.ProblemFor(&protocol.Error{Code: protocol.CodeRegistryStale, Detail: "this node's registry replica is past its staleness bound; retry later or on another node"})
 	case errors.As(err, &re):
 		code := protocol.CodeRegistryRejected
 		if re.Reason == ReasonNodePinMismatch {
@@ -374,8 +376,12 @@ func (a *API) problemOf(err error) APIProblem {
 		out.Problem = protocol.ProblemFor(&protocol.Error{Code: code, Detail: re.Error()})
 		out.Reason = re.Reason
 	case errors.Is(err, ErrUnavailable):
-		out.Problem = protocol.ProblemFor(&protocol.Error{Code: protocol.CodeUnavailable, Detail: err.Error()})
 		out.Cause = causeOf(err)
+		detail := "the registry cannot take this now; retry the same command"
+		if out.Cause != "" {
+			detail = "the registry cannot take this now (" + out.Cause + "); retry the same command"
+		}
+		out.Problem = protocol.ProblemFor(&protocol.Error{Code: protocol.CodeUnavailable, Detail: detail})
 	case errors.Is(err, ErrNodeNotRegistered):
 		out.Problem = protocol.ProblemFor(&protocol.Error{Code: protocol.CodeRegistryRejected, Detail: err.Error()})
 		out.Reason = ReasonNodeUnknown
