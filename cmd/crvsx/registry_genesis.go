@@ -85,20 +85,7 @@ type genesisSpecNode struct {
 // two thirds of the active members (at least 2) for every network command,
 // 5 minutes of clock skew, commands valid for a day, proposals open for 14
 // days, 15 minutes of staleness before a node fails closed.
-func defaultPolicy() registry.Policy {
-	th := map[string]registry.Threshold{}
-	for _, typ := range registry.NetworkCommandTypes() {
-		th[typ] = registry.Threshold{Numerator: 2, Denominator: 3, Minimum: 2}
-	}
-	return registry.Policy{
-		Algorithms:              []string{jws.AlgES256, jws.AlgEdDSA},
-		Thresholds:              th,
-		ClockSkewSeconds:        300,
-		MaxCommandAgeSeconds:    86400,
-		ProposalLifetimeSeconds: 14 * 86400,
-		StalenessBoundSeconds:   900,
-	}
-}
+func defaultPolicy() registry.Policy { return registry.DefaultPolicy() }
 
 const exampleSpec = `{
   "network": "ecrn",

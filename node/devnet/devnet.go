@@ -436,21 +436,12 @@ func Generate(dir string, opts Options) error {
 	return writeFile(filepath.Join(dir, "devnet.json"), append(mb, '\n'), 0o644)
 }
 
-// policy of the devnet: the network's thresholds (two thirds, at least
-// two members) for every network command.
+// policy of the devnet: the registry's default, with a 10-minute
+// staleness bound.
 func policy() registry.Policy {
-	th := map[string]registry.Threshold{}
-	for _, typ := range registry.NetworkCommandTypes() {
-		th[typ] = registry.Threshold{Numerator: 2, Denominator: 3, Minimum: 2}
-	}
-	return registry.Policy{
-		Algorithms:              []string{jws.AlgES256, jws.AlgEdDSA},
-		Thresholds:              th,
-		ClockSkewSeconds:        300,
-		MaxCommandAgeSeconds:    86400,
-		ProposalLifetimeSeconds: 7 * 86400,
-		StalenessBoundSeconds:   600,
-	}
+	p := registry.DefaultPolicy()
+	p.StalenessBoundSeconds = 600
+	return p
 }
 
 // freePorts reserves n loopback ports by listening on :0 and releasing

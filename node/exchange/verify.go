@@ -121,7 +121,7 @@ func (v *Verifier) Authenticate(raw []byte) (*Verified, error) {
 	env := envelopeOf(res.Doc)
 	// > §6.6.4 typ matches messageType.
 	want, _ := protocol.TypFor(env.MessageType)
-	if !equalFoldASCII(trimMediaPrefix(tok.Typ), want) {
+	if !protocol.TypEqual(tok.Typ, want) {
 		return nil, protocol.Errorf(protocol.CodeTypeMismatch, "typ %q does not carry messageType %q (expected %q)", tok.Typ, env.MessageType, want)
 	}
 	// > §6.6.5 Sender binding: the member of the signing key equals sender.country.
@@ -170,35 +170,6 @@ func stringAt(doc map[string]any, key string) string {
 func endpointAt(doc map[string]any, key string) protocol.Endpoint {
 	m, _ := doc[key].(map[string]any)
 	return protocol.Endpoint{NodeID: stringAt(m, "nodeId"), Country: stringAt(m, "country")}
-}
-
-// trimMediaPrefix drops an "application/" prefix, which RFC 7515 §4.1.9
-// lets a sender add to typ and jws.Verify accepts.
-func trimMediaPrefix(typ string) string {
-	const p = "application/"
-	if len(typ) > len(p) && equalFoldASCII(typ[:len(p)], p) {
-		return typ[len(p):]
-	}
-	return typ
-}
-
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // String renders a verified message's identity for logs.

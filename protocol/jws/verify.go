@@ -330,40 +330,8 @@ func typAccepted(typ string, opts Options) bool {
 	return false
 }
 
-// typEqual compares a header typ with the expected one as RFC 7515 §4.1.9
-// says: media type names are case-insensitive, and a value without '/'
-// stands for "application/" + value.
-func typEqual(got, want string) bool {
-	const app = "application/"
-	norm := func(s string) string {
-		if len(s) > len(app) && asciiEqualFold(s[:len(app)], app) && !strings.Contains(s[len(app):], "/") {
-			return s[len(app):]
-		}
-		return s
-	}
-	return asciiEqualFold(norm(got), norm(want))
-}
-
-// asciiEqualFold folds ASCII letters only: media type names are ASCII, and
-// Unicode folding would let "ſ" (U+017F) stand for "s".
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
+// typEqual is protocol.TypEqual (SPEC §6.3.4).
+func typEqual(got, want string) bool { return protocol.TypEqual(got, want) }
 
 // usablePublic is the cheap check, on every message, that the trust view's
 // key material has the type alg needs, so that the crypto below cannot

@@ -57,18 +57,10 @@ type Network struct {
 // two-thirds threshold (minimum 2) for every network command, 5 minutes
 // of skew, 1 day of command age, 7 days of proposal lifetime.
 func DefaultPolicy() registry.Policy {
-	th := map[string]registry.Threshold{}
-	for _, typ := range registry.NetworkCommandTypes() {
-		th[typ] = registry.Threshold{Numerator: 2, Denominator: 3, Minimum: 2}
-	}
-	return registry.Policy{
-		Algorithms:              []string{jws.AlgES256, jws.AlgEdDSA},
-		Thresholds:              th,
-		ClockSkewSeconds:        300,
-		MaxCommandAgeSeconds:    86400,
-		ProposalLifetimeSeconds: 7 * 86400,
-		StalenessBoundSeconds:   600,
-	}
+	p := registry.DefaultPolicy()
+	p.ProposalLifetimeSeconds = 7 * 86400
+	p.StalenessBoundSeconds = 600
+	return p
 }
 
 // New builds a network of the given members (ISO codes) with
