@@ -19,7 +19,7 @@ func TestTypEqual(t *testing.T) {
 		{"text/crvs-event+jws", false},
 		{"application/application/crvs-event+jws", false},
 		{"crvs-receipt+jws", false},
-		{"crvs-event+jw\u017f", false}, // long s: Unicode folding maps it to "s"; media types are ASCII
+		{"crvs-event+jw\u017f", false},  // long s: Unicode folding maps it to "s"; media types are ASCII
 		{"crvs-\u212aevent+jws", false}, // Kelvin sign
 		{"", false},
 	} {
