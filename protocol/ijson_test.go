@@ -99,5 +99,75 @@ func FuzzCheckJSON(f *testing.F) {
 		if jerr := json.Unmarshal(data, &v); jerr != nil {
 			t.Fatalf("CheckJSON accepted what encoding/json refuses: %v", jerr)
 		}
+		if hasDuplicateNames(data) {
+			t.Fatalf("CheckJSON accepted a duplicate member name")
+		}
 	})
+}
+
+// hasDuplicateNames is an independent duplicate check on valid JSON,
+// through encoding/json's tokenizer: a stack with one name set per open
+// object (nil for arrays).
+func hasDuplicateNames(data []byte) bool {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	var stack []map[string]bool
+	expectName := func() bool { return len(stack) > 0 && stack[len(stack)-1] != nil }
+	var nameNext []bool // per level: the next string token in an object is a name
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{':
+				if len(nameNext) > 0 {
+					nameNext[len(nameNext)-1] = expectName()
+				}
+				stack = append(stack, map[string]bool{})
+				nameNext = append(nameNext, true)
+			case '[':
+				if len(nameNext) > 0 {
+					nameNext[len(nameNext)-1] = expectName()
+				}
+				stack = append(stack, nil)
+				nameNext = append(nameNext, false)
+			default:
+				stack, nameNext = stack[:len(stack)-1], nameNext[:len(nameNext)-1]
+				if len(nameNext) > 0 {
+					nameNext[len(nameNext)-1] = expectName()
+				}
+			}
+		case string:
+			if expectName() && nameNext[len(nameNext)-1] {
+				if stack[len(stack)-1][tok] {
+					return true
+				}
+				stack[len(stack)-1][tok] = true
+				nameNext[len(nameNext)-1] = false
+				continue
+			}
+			if len(nameNext) > 0 {
+				nameNext[len(nameNext)-1] = expectName()
+			}
+		default:
+			if len(nameNext) > 0 {
+				nameNext[len(nameNext)-1] = expectName()
+			}
+		}
+	}
+}
+
+func TestHasDuplicateNamesOracle(t *testing.T) {
+	for in, want := range map[string]bool{
+		`{"a":1,"b":{"a":2},"c":[{"a":1},{"a":2}]}`: false,
+		`{"a":1,"a":2}`:                             true,
+		`{"x":{"a":"a","a":1}}`:                     true,
+		`{"x":["a","a"],"y":{"b":"a","a":"b"}}`:     false,
+	} {
+		if got := hasDuplicateNames([]byte(in)); got != want {
+			t.Errorf("hasDuplicateNames(%s) = %v, want %v", in, got, want)
+		}
+	}
 }
