@@ -162,9 +162,9 @@ func hasDuplicateNames(data []byte) bool {
 func TestHasDuplicateNamesOracle(t *testing.T) {
 	for in, want := range map[string]bool{
 		`{"a":1,"b":{"a":2},"c":[{"a":1},{"a":2}]}`: false,
-		`{"a":1,"a":2}`:                             true,
-		`{"x":{"a":"a","a":1}}`:                     true,
-		`{"x":["a","a"],"y":{"b":"a","a":"b"}}`:     false,
+		`{"a":1,"a":2}`:                         true,
+		`{"x":{"a":"a","a":1}}`:                 true,
+		`{"x":["a","a"],"y":{"b":"a","a":"b"}}`: false,
 	} {
 		if got := hasDuplicateNames([]byte(in)); got != want {
 			t.Errorf("hasDuplicateNames(%s) = %v, want %v", in, got, want)
