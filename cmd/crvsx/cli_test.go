@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	if runtime.GOOS == "windows" {
 		binary += ".exe"
 	}
-	build := exec.Command("go", "build", "-o", binary, ".")
+	build := exec.Command("go", "build", "-tags", "crvsx_failpoint", "-o", binary, ".") // the crash tests need failpoints
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		panic("building crvsx: " + err.Error())

@@ -1,3 +1,5 @@
+//go:build crvsx_failpoint
+
 package failpoint
 
 import (

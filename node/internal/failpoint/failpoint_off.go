@@ -1,0 +1,10 @@
+//go:build !crvsx_failpoint
+
+package failpoint
+
+// Compiled reports whether failpoints are in this binary: not in this
+// build, where Hit does nothing whatever the environment says.
+const Compiled = false
+
+// Hit does nothing: this binary was built without the crvsx_failpoint tag.
+func Hit(name string) {}
