@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ecrn/crvsx/protocol"
@@ -99,9 +100,10 @@ type APIConfig struct {
 
 // API is the registry's http.Handler. It is safe for concurrent use.
 type API struct {
-	cfg  APIConfig
-	mux  *http.ServeMux
-	join *joinService
+	cfg         APIConfig
+	mux         *http.ServeMux
+	join        *joinService
+	bundleCache bundleCache
 }
 
 // NewAPI returns the registry API handler.
@@ -667,15 +669,21 @@ func (a *API) getPolicy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getBundle(w http.ResponseWriter, r *http.Request) {
-	b, err := a.cfg.Backend.Bundle()
-	if err != nil {
-		a.problem(w, r, err, nil)
-		return
-	}
-	data, err := b.Marshal()
-	if err != nil {
-		a.problem(w, r, err, nil)
-		return
+	// The bundle changes only with the applied index: anyone may ask for
+	// it, so it is built once per index, not once per request.
+	idx := a.cfg.Backend.State().AppliedIndex()
+	data := a.bundleCache.get(idx)
+	if data == nil {
+		b, err := a.cfg.Backend.Bundle()
+		if err != nil {
+			a.problem(w, r, err, nil)
+			return
+		}
+		if data, err = b.Marshal(); err != nil {
+			a.problem(w, r, err, nil)
+			return
+		}
+		a.bundleCache.put(idx, data)
 	}
 	w.Header().Set("Content-Type", MediaJSON)
 	w.Header().Set("Content-Disposition", `attachment; filename="trust-bundle.json"`)
@@ -704,4 +712,26 @@ func (a *API) peerNode(r *http.Request) (Node, error) {
 		return Node{}, reject(ReasonNodePinMismatch, "peer endpoints need mutual TLS with the node's registered key")
 	}
 	return verifyPeer(a.cfg.Backend.View, *r.TLS, nil)
+}
+
+// bundleCache keeps the marshalled bundle of one applied index.
+type bundleCache struct {
+	mu    sync.Mutex
+	index uint64
+	data  []byte
+}
+
+func (c *bundleCache) get(index uint64) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.data != nil && c.index == index {
+		return c.data
+	}
+	return nil
+}
+
+func (c *bundleCache) put(index uint64, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.index, c.data = index, data
 }
