@@ -59,7 +59,7 @@ that drift of the machine affects both alike; ratio = pipeline / raw.`,
 				return err
 			}
 			if asJSON {
-				return writeJSON(e, res)
+				return e.printJSON(res)
 			}
 			fmt.Fprintf(e.stdout, "raw ES256 verify:   %10.0f /s\n", res.RawES256VerifyPerS)
 			fmt.Fprintf(e.stdout, "full pipeline:      %10.0f /s  (%.0f allocs/msg, %d-byte message)\n", res.PipelinePerS, res.PipelineAllocs, res.MessageBytes)

@@ -89,7 +89,7 @@ which grow with the data kept).`,
 				return err
 			}
 			if asJSON {
-				return writeJSON(e, res)
+				return e.printJSON(res)
 			}
 			fmt.Fprintf(e.stdout, "end to end:        %8.0f msg/s  (p50 %.1f ms, p99 %.1f ms, %d messages, %d errors, %d clients, fsync %v)\n",
 				res.E2EPerS, res.P50Ms, res.P99Ms, res.Messages, res.Errors, res.Concurrency, res.Fsync)

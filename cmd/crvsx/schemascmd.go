@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -28,7 +27,7 @@ func newSchemasListCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			infos := schemas.Default().Schemas()
 			if asJSON {
-				return writeJSON(e, infos)
+				return e.printJSON(infos)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "VERSION\tNAME\tID")
@@ -105,7 +104,7 @@ is valid, 1 otherwise. --json prints one report per file instead.`,
 				reports = append(reports, r)
 			}
 			if asJSON {
-				if err := writeJSON(e, reports); err != nil {
+				if err := e.printJSON(reports); err != nil {
 					return err
 				}
 			} else {
@@ -119,11 +118,4 @@ is valid, 1 otherwise. --json prints one report per file instead.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON report per file")
 	return cmd
-}
-
-func writeJSON(e *env, v any) error {
-	enc := json.NewEncoder(e.stdout)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
 }

@@ -88,7 +88,7 @@ the submission until every recipient has a receipt or the time is up
 					}
 				}
 			}
-			if err := writeJSON(e, v); err != nil {
+			if err := e.printJSON(v); err != nil {
 				return err
 			}
 			if wait > 0 && !allDelivered(v) {
