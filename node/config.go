@@ -81,6 +81,14 @@ type Registry struct {
 	ElectionTimeout  Duration `json:"electionTimeout"`
 	// MaxStaleness tightens the policy's staleness bound (never loosens it).
 	MaxStaleness Duration `json:"maxStaleness"`
+	// Join lists peer API URLs of running nodes that this node, when it is
+	// not a founding node of the genesis, asks to add it to the registry
+	// cluster as a non-voter (registry DESIGN §13: a challenge signed with
+	// the node's TLS key). The node must have been registered (node.register)
+	// first; the contacted node must be one this node can verify — a
+	// founding node, whose pin is in the genesis. Ignored for founding nodes
+	// and once the node is in the cluster.
+	Join []string `json:"join,omitempty"`
 }
 
 // Exchange configures the message pipelines.

@@ -53,6 +53,8 @@ type Node struct {
 	adminTokens *server.Tokens // the operators' (admin API)
 
 	lns     map[string]net.Listener // peer, local, admin, health (raft is the stream layer's)
+	genesis *registry.Genesis
+	view    registry.ViewFunc // the registry's view; the genesis view until the replica opens
 	servers []*http.Server
 
 	ready   chan struct{} // closed when Run serves
@@ -164,6 +166,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err err
 		}
 		return genView
 	}
+	n.genesis, n.view = genesis, view
 	sl, err := registry.NewStreamLayer(raftLn, registry.StreamConfig{Certificate: n.cert, View: view, GenesisHash: genesis.Hash(),
 		Logger: n.log.With("part", "raft-transport")})
 	if err != nil {
@@ -330,6 +333,10 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); n.gauges(wctx) }()
+	if n.mustJoin() {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.joinLoop(wctx) }()
+	}
 	n.log.Info("node serving", slog.String("peer", "https://"+n.Addr("peer")), slog.String("local", "http://"+n.Addr("local")),
 		slog.String("admin", "http://"+n.Addr("admin")), slog.String("health", "http://"+n.Addr("health")))
 	close(n.ready)
@@ -683,4 +690,43 @@ type slogWriter struct{ l *slog.Logger }
 func (w *slogWriter) Write(p []byte) (int, error) {
 	w.l.Warn("http server", slog.String("msg", strings.TrimSpace(string(p))))
 	return len(p), nil
+}
+
+// mustJoin: a node that is not a founding node of the genesis joins the
+// registry cluster through registry.join (registry DESIGN §13).
+func (n *Node) mustJoin() bool {
+	for _, nd := range n.genesis.Document().Nodes {
+		if nd.ID == n.cfg.NodeID {
+			return false
+		}
+	}
+	return len(n.cfg.Registry.Join) > 0
+}
+
+// joinLoop asks the configured nodes, in turn, to add this node as a
+// non-voter, until this node is in the cluster's configuration or ctx ends.
+func (n *Node) joinLoop(ctx context.Context) {
+	jc := &registry.JoinClient{NodeID: n.cfg.NodeID, Certificate: n.cert, View: n.view, Timeout: 10 * time.Second}
+	wait := time.Second
+	for attempt := 0; ; attempt++ {
+		if n.reg.Status().Suffrage != "" {
+			n.log.Info("registry: this node is in the cluster", slog.String("suffrage", n.reg.Status().Suffrage))
+			return
+		}
+		url := n.cfg.Registry.Join[attempt%len(n.cfg.Registry.Join)]
+		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		j, err := jc.Join(jctx, url)
+		cancel()
+		if err == nil {
+			n.log.Info("registry: joined", slog.String("via", url), slog.String("suffrage", j.Suffrage))
+			return
+		}
+		n.log.Warn("registry: join failed; retrying", slog.String("via", url), slog.Duration("in", wait), slog.Any("err", err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Minute)
+	}
 }
