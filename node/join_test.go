@@ -97,6 +97,14 @@ func TestNewNodeJoinsTheRegistry(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, 30*time.Second, 100*time.Millisecond, "its registry replica is fresh")
+
+	// Messages for Tajikistan still go to its first-registered node.
+	tr := client(net0.Members["TR"])
+	sub, err := tr.Submit(ctx, template(t, "birth-tajik-child-in-istanbul.json"), nil, "")
+	require.NoError(t, err)
+	require.Len(t, sub.Deliveries, 1)
+	assert.Equal(t, tj.NodeID, sub.Deliveries[0].RecipientNodeID)
+	waitDelivered(t, tr, sub.ID)
 }
 
 // startWhenPortsFree starts a node, retrying briefly in case another

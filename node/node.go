@@ -399,19 +399,30 @@ func (n *Node) activeNode(nodeID string) (registry.Node, bool) {
 	return nd, true
 }
 
-// nodeOf finds the node of an active member for the outbox.
+// nodeOf finds the node of an active member for the outbox (exchange
+// DESIGN §3).
 func (n *Node) nodeOf(member string) (protocol.Endpoint, bool) {
 	st := n.reg.State()
 	m, ok := st.Member(member)
 	if !ok || m.Status != registry.StatusActive {
 		return protocol.Endpoint{}, false
 	}
+	// A member normally runs one node; with several (a second site, a
+	// migration), messages go to the one registered first, so the choice
+	// is the same on every sender and does not move when a node is added.
+	var best *registry.Node
 	for _, nd := range st.Nodes() {
-		if nd.Member == member && nd.APIURL != "" {
-			return protocol.Endpoint{NodeID: nd.ID, Country: member}, true
+		if nd.Member != member || nd.APIURL == "" {
+			continue
+		}
+		if best == nil || nd.RegisteredAt < best.RegisteredAt {
+			best = &nd
 		}
 	}
-	return protocol.Endpoint{}, false
+	if best == nil {
+		return protocol.Endpoint{}, false
+	}
+	return protocol.Endpoint{NodeID: best.ID, Country: member}, true
 }
 
 // errStale is the retryable error of a delivery held back while the
