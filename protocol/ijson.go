@@ -337,25 +337,11 @@ func (s *scanner) escape() (rune, error) {
 }
 
 func (s *scanner) hex4() (rune, bool) {
-	if s.pos+4 > len(s.data) {
-		return 0, false
+	r, ok := Hex4(s.data[s.pos:])
+	if ok {
+		s.pos += 4
 	}
-	var r rune
-	for _, c := range s.data[s.pos : s.pos+4] {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case c >= 'A' && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		default:
-			return 0, false
-		}
-	}
-	s.pos += 4
-	return r, true
+	return r, ok
 }
 
 func isNonchar(r rune) bool {

@@ -301,25 +301,11 @@ func (d *decoder) unescape(start int, name bool) (string, error) {
 }
 
 func (d *decoder) hex4() (rune, bool) {
-	if d.pos+4 > len(d.data) {
-		return 0, false
+	r, ok := protocol.Hex4(d.data[d.pos:])
+	if ok {
+		d.pos += 4
 	}
-	var r rune
-	for _, c := range d.data[d.pos : d.pos+4] {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case c >= 'A' && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		default:
-			return 0, false
-		}
-	}
-	d.pos += 4
-	return r, true
+	return r, ok
 }
 
 // nfc returns s in NFC; an ASCII string always is.

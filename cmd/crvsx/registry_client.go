@@ -413,7 +413,7 @@ func (s *session) requireMember(id string) error {
 // the keys the command introduces, which sign too (proof of possession).
 func (s *session) build(typ string, args any, propose bool, pop ...*jws.Signer) ([]byte, registry.Command, error) {
 	issuer := s.signers[0].Member()
-	c, err := registry.NewCommand(s.network, newUUID(), typ, registry.TimestampOf(time.Now()), issuer, args)
+	c, err := registry.NewCommand(s.network, protocol.NewUUID(), typ, registry.TimestampOf(time.Now()), issuer, args)
 	if err != nil {
 		return nil, c, err
 	}

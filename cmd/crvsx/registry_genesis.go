@@ -300,7 +300,7 @@ these bytes. The endorsement (a compact JWS) goes to stdout or --out.`,
 				return &exitError{code: exitInvalid, err: fmt.Errorf("key %s is not listed in %s: only the keys of the document endorse it", s.Kid(), genesisFile)}
 			}
 			summarizeGenesis(e, doc, d)
-			end, err := registry.Endorse(doc, s, newUUID(), registry.TimestampOf(time.Now()))
+			end, err := registry.Endorse(doc, s, protocol.NewUUID(), registry.TimestampOf(time.Now()))
 			if err != nil {
 				return err
 			}

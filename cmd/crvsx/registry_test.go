@@ -250,7 +250,7 @@ func newHistory(t *testing.T, c *ceremony) *history {
 func (h *history) apply(at time.Time, typ string, args any, signers ...*jws.Signer) {
 	h.t.Helper()
 	h.ids++
-	c, err := registry.NewCommand(h.g.Hash(), newUUID(), typ, registry.TimestampOf(at), signers[0].Member(), args)
+	c, err := registry.NewCommand(h.g.Hash(), protocol.NewUUID(), typ, registry.TimestampOf(at), signers[0].Member(), args)
 	require.NoError(h.t, err)
 	data, err := c.Sign(signers...)
 	require.NoError(h.t, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/ecrn/crvsx/node/exchange"
 	"github.com/ecrn/crvsx/node/registry"
 	"github.com/ecrn/crvsx/node/server"
+	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
 )
 
@@ -353,7 +354,7 @@ func (n *Network) RotateSigningKey(ctx context.Context, country string) error {
 		return err
 	}
 	now := registry.TimestampOf(time.Now())
-	cmd, err := registry.NewCommand(n.Manifest.GenesisSHA256, newUUID(), registry.CmdKeyRotate, now, country,
+	cmd, err := registry.NewCommand(n.Manifest.GenesisSHA256, protocol.NewUUID(), registry.CmdKeyRotate, now, country,
 		registry.KeyRotateArgs{Old: old.Kid(), Key: registry.KeySpec{Role: registry.RoleSigning, JWK: jwk, NotBefore: now - 60, NotAfter: now + 5*365*86400}})
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ import (
 
 	"github.com/ecrn/crvsx/node"
 	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
 )
 
@@ -347,7 +348,7 @@ func Generate(dir string, opts Options) error {
 	raw = append(raw, '\n')
 	var ends [][]byte
 	for _, s := range signers {
-		e, err := registry.Endorse(raw, s, newUUID(), gt)
+		e, err := registry.Endorse(raw, s, protocol.NewUUID(), gt)
 		if err != nil {
 			return err
 		}
@@ -489,12 +490,4 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

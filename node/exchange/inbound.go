@@ -114,10 +114,7 @@ func (r *Receiver) Receive(ctx context.Context, raw []byte, peer *Peer) (*Receip
 		}
 	}
 	// > §1.5 Receipt, signed before the write so it is stored with the record.
-	localRef, err := newUUID()
-	if err != nil {
-		return nil, err
-	}
+	localRef := protocol.NewUUID()
 	receipt, err := BuildReceipt(r.Signer(), r.Self, msg, localRef, now)
 	if err != nil {
 		// %v, not %w: a refusal code inside (the receipt's own validation)

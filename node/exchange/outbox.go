@@ -104,11 +104,7 @@ func (s *Submitter) Submit(ctx context.Context, body []byte) (*store.SubmissionS
 
 	subID := req.ID
 	if subID == "" {
-		id, err := newUUID()
-		if err != nil {
-			return nil, false, err
-		}
-		subID = id
+		subID = protocol.NewUUID()
 	}
 	givenID, _ := template["messageId"].(string)
 	now := s.Now().UTC().Truncate(time.Second)
@@ -126,9 +122,7 @@ func (s *Submitter) Submit(ctx context.Context, body []byte) (*store.SubmissionS
 		}
 		msgID := givenID
 		if len(recipients) > 1 || !uuidRe.MatchString(msgID) {
-			if msgID, err = newUUID(); err != nil {
-				return nil, false, err
-			}
+			msgID = protocol.NewUUID()
 		}
 		// > §3.1 fill in and validate each per-recipient message.
 		prep := Prepare

@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
@@ -91,10 +90,7 @@ func BuildReceipt(signer *jws.Signer, self protocol.Endpoint, msg *Verified, loc
 	if utf8.RuneCountInString(localRef) > maxLocalReferenceRunes {
 		return nil, fmt.Errorf("exchange: receipt: local reference of %d characters exceeds %d", utf8.RuneCountInString(localRef), maxLocalReferenceRunes)
 	}
-	id, err := newUUID()
-	if err != nil {
-		return nil, fmt.Errorf("exchange: receipt: %w", err)
-	}
+	id := protocol.NewUUID()
 	at := receivedAt.Format(time.RFC3339Nano)
 	status := StatusAccepted
 	issues := receiptIssues(msg.Warnings)
@@ -276,15 +272,4 @@ func marshalJSON(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
-}
-
-// newUUID returns a random (version 4) UUID in lower case.
-func newUUID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
 }

@@ -2,7 +2,6 @@ package registry_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/ecrn/crvsx/node/registry"
 	"github.com/ecrn/crvsx/node/registry/registrytest"
+	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
 )
 
@@ -54,14 +54,6 @@ type mcCluster struct {
 	members map[string]*mcMember
 	nodes   []*mcNode
 	genView *registry.TrustView
-}
-
-func mcUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func mcNewNode(t *testing.T, id, member string) *mcNode {
@@ -118,7 +110,7 @@ func newMCCluster(t *testing.T, voters int, members ...string) *mcCluster {
 	}
 	var ends [][]byte
 	for _, s := range signers {
-		e, err := registry.Endorse(raw, s, mcUUID(), gt)
+		e, err := registry.Endorse(raw, s, protocol.NewUUID(), gt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +244,7 @@ func (c *mcCluster) client(n *mcNode) *registry.APIClient {
 // command signs a command of member m with its governance key (and pop).
 func (c *mcCluster) command(typ, m string, args any, propose bool, extra ...*jws.Signer) []byte {
 	c.t.Helper()
-	cmd, err := registry.NewCommand(c.g.Hash(), mcUUID(), typ, registry.TimestampOf(time.Now()), m, args)
+	cmd, err := registry.NewCommand(c.g.Hash(), protocol.NewUUID(), typ, registry.TimestampOf(time.Now()), m, args)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -2,13 +2,14 @@ package protocoltest
 
 import (
 	"bytes"
-	"crypto/rand"
 	_ "embed"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/ecrn/crvsx/protocol"
 )
 
 //go:embed testdata/birth.json
@@ -81,12 +82,4 @@ func BirthMessageAt(sender, recipient, messageID string, createdAt time.Time) []
 
 // NewUUID returns a random (version 4) UUID in lower case, the form the
 // schemas require.
-func NewUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func NewUUID() string { return protocol.NewUUID() }
