@@ -61,21 +61,11 @@ printed on stdout.`,
 			if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return err
-			}
-			base := strings.ReplaceAll(signer.Kid(), ":", "_")
-			privPath := filepath.Join(out, base+".private.jwk")
-			pubPath := filepath.Join(out, base+".public.jwk")
-			if err := writeNew(privPath, priv, 0o600); err != nil {
-				return err
-			}
-			if err := writeNew(pubPath, pub, 0o644); err != nil {
-				os.Remove(privPath)
+			base := filepath.Join(out, strings.ReplaceAll(signer.Kid(), ":", "_"))
+			if err := e.writeKeyPair(base+".private.jwk", priv, base+".public.jwk", pub); err != nil {
 				return err
 			}
 			fmt.Fprintln(e.stdout, signer.Kid())
-			fmt.Fprintf(e.stderr, "wrote %s (private, 0600) and %s\n", privPath, pubPath)
 			return nil
 		},
 	}
@@ -114,6 +104,24 @@ keys and duplicate kids are refused.`,
 			return err
 		},
 	}
+}
+
+// writeKeyPair writes a private key (0600) and its public part (0644) as two
+// new files in a directory it creates if needed; neither file may exist, and
+// a failure leaves neither behind.
+func (e *env) writeKeyPair(privPath string, priv []byte, pubPath string, pub []byte) error {
+	if err := os.MkdirAll(filepath.Dir(privPath), 0o755); err != nil {
+		return err
+	}
+	if err := e.writeOut(privPath, priv, 0o600, false); err != nil {
+		return err
+	}
+	if err := e.writeOut(pubPath, pub, 0o644, false); err != nil {
+		os.Remove(privPath)
+		return err
+	}
+	fmt.Fprintf(e.stderr, "wrote %s (private, 0600) and %s\n", privPath, pubPath)
+	return nil
 }
 
 // writeNew writes a file that must not exist yet, durably: a key written

@@ -53,23 +53,15 @@ certificate as "tlsCertFile") or into a node.register command.`,
 			if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return err
-			}
-			keyPath, certPath := filepath.Join(out, node+".tls.key"), filepath.Join(out, node+".tls.crt")
-			if err := e.writeOut(keyPath, keyPEM, 0o600, false); err != nil {
-				return err
-			}
-			if err := e.writeOut(certPath, certPEM, 0o644, false); err != nil {
-				os.Remove(keyPath)
-				return err
-			}
 			pin, err := registry.CertificatePin(cert)
 			if err != nil {
 				return err
 			}
+			base := filepath.Join(out, node)
+			if err := e.writeKeyPair(base+".tls.key", keyPEM, base+".tls.crt", certPEM); err != nil {
+				return err
+			}
 			fmt.Fprintln(e.stdout, pin)
-			fmt.Fprintf(e.stderr, "wrote %s (private, 0600) and %s\n", keyPath, certPath)
 			return nil
 		},
 	}
