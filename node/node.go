@@ -229,7 +229,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err err
 	if err != nil {
 		return nil, err
 	}
-	toks, err := parseTokens(tb)
+	toks, err := ParseTokens(tb)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Local.TokensFile, err)
 	}
@@ -240,7 +240,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err err
 	if err != nil {
 		return nil, err
 	}
-	atoks, err := parseTokens(ab)
+	atoks, err := ParseTokens(ab)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Admin.TokensFile, err)
 	}
@@ -669,30 +669,65 @@ func readSecret(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// parseTokens reads "name token" lines; # starts a comment.
-func parseTokens(b []byte) (map[string]string, error) {
+// ParseTokens reads a tokens file (Local.TokensFile, Admin.TokensFile):
+// "name token" lines; blank lines and lines starting with # are skipped.
+func ParseTokens(b []byte) (map[string]string, error) {
 	out := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	line := 0
-	for sc.Scan() {
-		line++
-		s := strings.TrimSpace(sc.Text())
-		if s == "" || strings.HasPrefix(s, "#") {
-			continue
-		}
-		f := strings.Fields(s)
+	err := tokenLines(b, func(line int, f []string) error {
 		if len(f) != 2 {
-			return nil, fmt.Errorf("line %d: want \"name token\"", line)
+			return fmt.Errorf("line %d: want \"name token\"", line)
 		}
 		if _, dup := out[f[0]]; dup {
-			return nil, fmt.Errorf("line %d: token name %q twice", line, f[0])
+			return fmt.Errorf("line %d: token name %q twice", line, f[0])
 		}
 		out[f[0]] = f[1]
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no tokens")
 	}
-	return out, sc.Err()
+	return out, nil
+}
+
+// FirstToken returns the token of the first line of a tokens file, which
+// may also hold the token alone: what a client (crvsx send, inbox, node
+// backup) presents.
+func FirstToken(b []byte) (string, error) {
+	var tok string
+	errFound := errors.New("found")
+	err := tokenLines(b, func(_ int, f []string) error {
+		tok = f[len(f)-1]
+		if len(f) > 2 {
+			return errors.New("want \"name token\" or the token alone")
+		}
+		return errFound
+	})
+	if err == errFound {
+		return tok, nil
+	}
+	if err == nil {
+		err = errors.New("no token (\"name token\" lines, or the token alone)")
+	}
+	return "", err
+}
+
+// tokenLines calls f with the fields of each line that is not blank or a
+// comment, stopping at its first error.
+func tokenLines(b []byte, f func(line int, fields []string) error) error {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		if err := f(line, strings.Fields(s)); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
 }
 
 // slogWriter sends net/http's error log to slog.

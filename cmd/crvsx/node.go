@@ -129,23 +129,17 @@ every accepted message, receipt and queued delivery of that moment.`,
 	return cmd
 }
 
-// firstToken reads the first token of a tokens file.
+// firstToken reads the token a client presents from a tokens file.
 func firstToken(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) == 0 || strings.HasPrefix(f[0], "#"):
-		case len(f) == 2:
-			return f[1], nil
-		case len(f) == 1:
-			return f[0], nil
-		}
+	tok, err := node.FirstToken(b)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
 	}
-	return "", fmt.Errorf("%s has no token (\"name token\" lines, or the token alone)", path)
+	return tok, nil
 }
 
 func backup(ctx context.Context, url, token, out string) (int64, error) {

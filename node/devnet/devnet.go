@@ -154,8 +154,7 @@ func Open(dir string, opts Options, log *slog.Logger) (*Network, error) {
 }
 
 func tokenOf(b []byte) string {
-	var name, tok string
-	fmt.Sscan(string(b), &name, &tok)
+	tok, _ := node.FirstToken(b) // the devnet wrote the file itself
 	return tok
 }
 
