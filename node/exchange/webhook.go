@@ -156,7 +156,7 @@ func (p *Pusher) pushNext(ctx context.Context) (bool, error) {
 	}
 	rec := recs[0]
 	ev := WebhookEvent{Seq: rec.Seq, Sender: rec.Sender, SenderNodeID: rec.SenderNodeID, MessageID: rec.MessageID,
-		MessageType: rec.MessageType, ReceivedAt: rec.ReceivedAt, JWS: string(rec.JWS), Message: payloadJSON(rec.JWS)}
+		MessageType: rec.MessageType, ReceivedAt: rec.ReceivedAt, JWS: string(rec.JWS), Message: StoredPayload(rec.JWS)}
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return false, err
@@ -180,8 +180,10 @@ func (p *Pusher) pushNext(ctx context.Context) (bool, error) {
 	return true, p.Store.Ack(ctx, WebhookConsumer, rec.Seq)
 }
 
-// payloadJSON is the payload segment of a stored, verified compact JWS.
-func payloadJSON(token []byte) json.RawMessage {
+// StoredPayload returns the signed payload of a stored compact JWS (verified
+// when it arrived) as raw JSON, or nil if it cannot be read as such: what
+// the inbox and the webhook hand to the national system.
+func StoredPayload(token []byte) json.RawMessage {
 	parts := bytes.SplitN(token, []byte("."), 3)
 	if len(parts) != 3 {
 		return nil

@@ -2,8 +2,8 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"mime"
@@ -210,7 +210,7 @@ type InboxRecord struct {
 	ReceivedAt   time.Time       `json:"receivedAt"`
 	SHA256       string          `json:"sha256"`
 	JWS          string          `json:"jws"`
-	Message      jsonRawOrString `json:"message"`
+	Message      json.RawMessage `json:"message"`
 	Receipt      string          `json:"receipt"`
 }
 
@@ -258,7 +258,7 @@ func inboxRecord(rec store.InboundRecord) InboxRecord {
 	return InboxRecord{
 		Seq: rec.Seq, Sender: rec.Sender, SenderNodeID: rec.SenderNodeID, MessageID: rec.MessageID,
 		MessageType: rec.MessageType, ReceivedAt: rec.ReceivedAt, SHA256: hex.EncodeToString(rec.Digest[:]),
-		JWS: string(rec.JWS), Message: payloadOf(rec.JWS), Receipt: string(rec.Receipt),
+		JWS: string(rec.JWS), Message: exchange.StoredPayload(rec.JWS), Receipt: string(rec.Receipt),
 	}
 }
 
@@ -294,28 +294,4 @@ func parseUint(s string, def uint64) (uint64, error) {
 		return def, nil
 	}
 	return strconv.ParseUint(s, 10, 64)
-}
-
-// payloadOf returns the signed payload of a stored compact JWS (which was
-// verified when it was received) as raw JSON.
-func payloadOf(token []byte) jsonRawOrString {
-	first, second := -1, -1
-	for i, c := range token {
-		if c == '.' {
-			if first < 0 {
-				first = i
-			} else {
-				second = i
-				break
-			}
-		}
-	}
-	if first < 0 || second < 0 {
-		return nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(string(token[first+1 : second]))
-	if err != nil {
-		return nil
-	}
-	return b
 }
