@@ -2,9 +2,7 @@ package peer
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -179,13 +177,6 @@ func (c *Client) Close() {
 	}
 }
 
-// SPKIPin is the pin of a DER SubjectPublicKeyInfo: lower-case hex SHA-256,
-// as node/registry records it.
-func SPKIPin(spkiDER []byte) string {
-	h := sha256.Sum256(spkiDER)
-	return hex.EncodeToString(h[:])
-}
-
 // Send submits a compact JWS to node's POST /v1/messages and returns the
 // body of a 200 application/jose answer — the receipt, which the caller
 // must check (SPEC §8.3) before taking the message as delivered. Any other
@@ -325,7 +316,7 @@ func (c *Client) transport(nodeID, pin string) *http.Transport {
 				return fmt.Errorf("%w: %s presented no certificate", ErrPinMismatch, nodeID)
 			}
 			// The pin this pool was made for, and still the registry's.
-			got := SPKIPin(cs.PeerCertificates[0].RawSubjectPublicKeyInfo)
+			got := protocol.SPKIPin(cs.PeerCertificates[0].RawSubjectPublicKeyInfo)
 			if now, ok := c.cfg.PinFor(nodeID); !ok || got != pin || got != strings.ToLower(now) {
 				return fmt.Errorf("%w: %s presented key %s", ErrPinMismatch, nodeID, got)
 			}

@@ -55,7 +55,7 @@ func mustCert(t *testing.T, nodeID string) (tls.Certificate, string) {
 	require.NoError(t, err)
 	leaf, err := x509.ParseCertificate(der)
 	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, peer.SPKIPin(leaf.RawSubjectPublicKeyInfo)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, protocol.SPKIPin(leaf.RawSubjectPublicKeyInfo)
 }
 
 var (
@@ -82,7 +82,7 @@ func newNode(t *testing.T, h http.HandlerFunc) *node {
 		n.requests.Add(1)
 		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 			n.mu.Lock()
-			n.clients = append(n.clients, peer.SPKIPin(r.TLS.PeerCertificates[0].RawSubjectPublicKeyInfo))
+			n.clients = append(n.clients, protocol.SPKIPin(r.TLS.PeerCertificates[0].RawSubjectPublicKeyInfo))
 			n.mu.Unlock()
 		}
 		h(w, r)

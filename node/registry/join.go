@@ -7,7 +7,8 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
+
+	"github.com/ecrn/crvsx/protocol"
 )
 
 // Reasons of the peer and join checks (DESIGN.md §13). They are returned
@@ -29,10 +30,7 @@ const (
 
 // SPKIPin returns the pin of a TLS key: lower-case hex SHA-256 of its DER
 // SubjectPublicKeyInfo (x509.Certificate.RawSubjectPublicKeyInfo).
-func SPKIPin(spkiDER []byte) string {
-	h := sha256.Sum256(spkiDER)
-	return hex.EncodeToString(h[:])
-}
+func SPKIPin(spkiDER []byte) string { return protocol.SPKIPin(spkiDER) }
 
 // CheckPeer is the mTLS transport's check of a peer (DESIGN.md §13): the
 // node is registered, its member is active, and the SPKI of the key it

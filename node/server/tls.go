@@ -2,13 +2,13 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/ecrn/crvsx/protocol"
 )
 
 // Peer is the registered node behind a mutual-TLS connection.
@@ -24,10 +24,7 @@ type Peer struct {
 type PeerLookup func(spkiPin string) (Peer, bool)
 
 // SPKIPin is the pin of a certificate's key, as the registry records it.
-func SPKIPin(cert *x509.Certificate) string {
-	h := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	return hex.EncodeToString(h[:])
-}
+func SPKIPin(cert *x509.Certificate) string { return protocol.SPKIPin(cert.RawSubjectPublicKeyInfo) }
 
 // ErrUnknownPeer: the peer's TLS key is not the pinned key of any node of
 // an active member.
