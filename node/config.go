@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -53,6 +52,12 @@ type Listen struct {
 	Health string `json:"health"`
 	// Raft is the registry replica's Raft address (pinned mutual TLS).
 	Raft string `json:"raft"`
+	// RaftAdvertise is the Raft address registered for this node (genesis
+	// or node.register), which the other replicas dial and Raft records as
+	// this server's — needed when Raft binds every interface (0.0.0.0:7000,
+	// a container or a pod). Empty means: the registered address of a
+	// founding node, or Raft itself when it names one address.
+	RaftAdvertise string `json:"raftAdvertise,omitempty"`
 	// AllowRemotePlaintext lets the local and admin listeners bind to a
 	// non-loopback address (behind a TLS-terminating proxy).
 	AllowRemotePlaintext bool `json:"allowRemotePlaintext,omitempty"`
@@ -83,7 +88,7 @@ type Registry struct {
 	MaxStaleness Duration `json:"maxStaleness"`
 	// Join lists peer API URLs of running nodes that this node, when it is
 	// not a founding node of the genesis, asks to add it to the registry
-	// cluster as a non-voter (registry DESIGN §13: a challenge signed with
+	// cluster as a non-voter (node/registry/DESIGN.md §13: a challenge signed with
 	// the node's TLS key). The node must have been registered (node.register)
 	// first; the contacted node must be one this node can verify — a
 	// founding node, whose pin is in the genesis. Ignored for founding nodes
@@ -177,11 +182,7 @@ func DefaultConfig() Config {
 // ErrConfig is the family of configuration errors.
 var ErrConfig = errors.New("invalid configuration")
 
-var (
-	nodeIDRe = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9]+(-[A-Z0-9]+){0,5}$`)
-	memberRe = regexp.MustCompile(`^[A-Z]{2}$`)
-	hex64Re  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
+var ()
 
 // Validate reports every problem of c at once, each naming its field.
 func (c *Config) Validate() error {
@@ -189,10 +190,10 @@ func (c *Config) Validate() error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
 	}
-	if !nodeIDRe.MatchString(c.NodeID) {
+	if !protocol.IsMemberNodeID(c.NodeID) {
 		bad("nodeId", "%q is not a node id such as TJ-MOJ-CRVS", c.NodeID)
 	}
-	if !memberRe.MatchString(c.Member) {
+	if !protocol.IsMemberID(c.Member) {
 		bad("member", "%q is not an ISO 3166-1 alpha-2 code", c.Member)
 	} else if !strings.HasPrefix(c.NodeID, c.Member+"-") {
 		bad("nodeId", "%q does not belong to member %s", c.NodeID, c.Member)
@@ -218,6 +219,11 @@ func (c *Config) Validate() error {
 			bad(name, "required")
 		}
 	}
+	if a := c.Listen.RaftAdvertise; a != "" {
+		if host, port, err := net.SplitHostPort(a); err != nil || host == "" || port == "0" || isUnspecified(host) {
+			bad("listen.raftAdvertise", "%q is not the host:port other replicas dial", a)
+		}
+	}
 	if !c.Listen.AllowRemotePlaintext {
 		for name, a := range map[string]string{"listen.local": c.Listen.Local, "listen.admin": c.Listen.Admin} {
 			if host, _, err := net.SplitHostPort(a); err == nil && !isLoopback(host) {
@@ -225,7 +231,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	if !hex64Re.MatchString(c.Registry.GenesisSHA256) {
+	if !protocol.IsSHA256Hex(c.Registry.GenesisSHA256) {
 		bad("registry.genesisSha256", "must be the genesis SHA-256 as 64 lower-case hex digits")
 	}
 	x := c.Exchange
@@ -306,4 +312,10 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// isUnspecified reports whether host is 0.0.0.0 or :: (every interface).
+func isUnspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }

@@ -42,6 +42,9 @@ func TestValidate(t *testing.T) {
 		{"fail/log-level", func(c *Config) { c.LogLevel = "verbose" }, "logLevel"},
 		{"fail/local-api-on-the-network-in-plain-http", func(c *Config) { c.Listen.Local = "0.0.0.0:8080" }, "listen.local"},
 		{"ok/local-api-remote-behind-a-tls-proxy", func(c *Config) { c.Listen.Local, c.Listen.AllowRemotePlaintext = "10.1.2.3:8080", true }, ""},
+		{"ok/raft-on-every-interface-advertising-its-address", func(c *Config) { c.Listen.Raft, c.Listen.RaftAdvertise = "0.0.0.0:7000", "tj.example:7000" }, ""},
+		{"fail/raft-advertise-every-interface", func(c *Config) { c.Listen.RaftAdvertise = "0.0.0.0:7000" }, "listen.raftAdvertise"},
+		{"fail/raft-advertise-not-host-port", func(c *Config) { c.Listen.RaftAdvertise = "tj.example" }, "listen.raftAdvertise"},
 		{"fail/missing-admin-tokens", func(c *Config) { c.Admin.TokensFile = "" }, "admin.tokensFile"},
 	}
 	for _, tc := range tests {
@@ -101,25 +104,4 @@ func TestLoadConfig(t *testing.T) {
 		_, err := LoadConfig(p)
 		require.ErrorIs(t, err, ErrConfig)
 	})
-}
-
-func TestTokensFiles(t *testing.T) {
-	toks, err := ParseTokens([]byte("# national system\nnsr " + strings.Repeat("a", 40) + "\n\nbackup " + strings.Repeat("b", 40) + "\n"))
-	require.NoError(t, err)
-	assert.Len(t, toks, 2)
-	for name, in := range map[string]string{
-		"fail/one-field":      "tokenalone\n",
-		"fail/duplicate-name": "a x\na y\n",
-		"fail/empty":          "# nothing\n",
-	} {
-		_, err := ParseTokens([]byte(in))
-		assert.Error(t, err, name)
-	}
-	for in, want := range map[string]string{"nsr secret1\nother secret2\n": "secret1", "# c\n  alone  \n": "alone"} {
-		got, err := FirstToken([]byte(in))
-		require.NoError(t, err)
-		assert.Equal(t, want, got)
-	}
-	_, err = FirstToken([]byte("# only a comment\n"))
-	assert.Error(t, err)
 }

@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node"
-	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/node/pintls"
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -30,11 +31,11 @@ func TestNewNodeJoinsTheRegistry(t *testing.T) {
 	// The new node's identity, files and ports.
 	const id = "TJ-DUSHANBE-CRVS"
 	dir := t.TempDir()
-	cert, err := registry.GenerateNodeTLSKey(id, "ES256")
+	cert, err := pintls.Generate(id, "ES256")
 	require.NoError(t, err)
-	certPEM, keyPEM, err := registry.EncodeNodeTLSKey(cert)
+	certPEM, keyPEM, err := pintls.Encode(cert)
 	require.NoError(t, err)
-	pin, err := registry.CertificatePin(cert)
+	pin, err := pintls.Pin(cert)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "tls.key"), keyPEM, 0o600))
@@ -53,9 +54,9 @@ func TestNewNodeJoinsTheRegistry(t *testing.T) {
 	}
 
 	// TJ registers it (a member's own command: its governance key alone).
-	now := registry.TimestampOf(time.Now())
-	cmd, err := registry.NewCommand(net0.Manifest.GenesisSHA256, "6f1c2b7e-3d4a-4b5c-8d6e-7f8091a2b3c4", registry.CmdNodeRegister, now, "TJ",
-		registry.NodeRegisterArgs{Node: registry.NodeSpec{ID: id, RaftAddress: ports[4], APIURL: "https://" + ports[0], TLSSPKISHA256: pin, DesiredRole: registry.RoleNonvoter}})
+	now := trust.TimestampOf(time.Now())
+	cmd, err := trust.NewCommand(net0.Manifest.GenesisSHA256, "6f1c2b7e-3d4a-4b5c-8d6e-7f8091a2b3c4", trust.CmdNodeRegister, now, "TJ",
+		trust.NodeRegisterArgs{Node: trust.NodeSpec{ID: id, RaftAddress: ports[4], APIURL: "https://" + ports[0], TLSSPKISHA256: pin, DesiredRole: trust.RoleNonvoter}})
 	require.NoError(t, err)
 	signed, err := cmd.Sign(tj.Gov)
 	require.NoError(t, err)
@@ -85,7 +86,7 @@ func TestNewNodeJoinsTheRegistry(t *testing.T) {
 	want := tj.Node().Registry().State().AppliedIndex()
 	require.Eventually(t, func() bool {
 		st := n.Registry().Status()
-		return st.Suffrage == registry.RoleNonvoter && st.AppliedIndex >= want
+		return st.Suffrage == trust.RoleNonvoter && st.AppliedIndex >= want
 	}, 60*time.Second, 50*time.Millisecond, "the new node joins and catches up")
 	_, ok := n.Registry().State().Member("KZ")
 	assert.True(t, ok, "it knows the other members")

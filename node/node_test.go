@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"github.com/ecrn/crvsx/node/devnet"
 	"github.com/ecrn/crvsx/node/devnet/samples"
 	"github.com/ecrn/crvsx/node/exchange"
+	"github.com/ecrn/crvsx/node/pintls"
+	"github.com/ecrn/crvsx/node/registry"
 	"github.com/ecrn/crvsx/node/server"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/stretchr/testify/assert"
@@ -132,7 +135,7 @@ func TestLocalAPI(t *testing.T) {
 		assert.Empty(t, after.Records)
 		assert.Equal(t, p.Next, after.Acked)
 		err = tj.Ack(ctx, p.Next+100)
-		var pe *server.ProblemError
+		var pe *protocol.ProblemError
 		require.ErrorAs(t, err, &pe, "an ack beyond the inbox is refused")
 	})
 
@@ -160,7 +163,7 @@ func TestLocalAPI(t *testing.T) {
 	t.Run("fail/unauthorized", func(t *testing.T) {
 		bad := &server.LocalClient{BaseURL: net.Members["TJ"].LocalURL(), Token: strings.Repeat("x", 40)}
 		_, err := bad.Inbox(ctx, 0, 10)
-		var pe *server.ProblemError
+		var pe *protocol.ProblemError
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, protocol.CodeUnauthorized, pe.Problem.Code)
 		assert.Equal(t, 401, pe.Problem.Status)
@@ -168,7 +171,7 @@ func TestLocalAPI(t *testing.T) {
 
 	t.Run("fail/unknown-submission", func(t *testing.T) {
 		_, err := tr.Submission(ctx, "3f1c0c8e-9a55-4c2e-9d3b-6a7d2c1f0e11")
-		var pe *server.ProblemError
+		var pe *protocol.ProblemError
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, protocol.CodeNotFound, pe.Problem.Code)
 	})
@@ -179,7 +182,7 @@ func TestLocalAPI(t *testing.T) {
 		m["payload"].(map[string]any)["child"].(map[string]any)["sex"] = 7
 		b, _ := json.Marshal(m)
 		_, err := tr.Submit(ctx, b, nil, "")
-		var pe *server.ProblemError
+		var pe *protocol.ProblemError
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, protocol.CodeSchemaInvalid, pe.Problem.Code)
 		require.NotEmpty(t, pe.Problem.Issues)
@@ -250,4 +253,127 @@ func TestBackupWhileRunning(t *testing.T) {
 	assert.EqualValues(t, 1, c.Inbox, "the backup holds the received message")
 	_, _, err = st.VerifyAudit(ctx)
 	require.NoError(t, err)
+}
+
+// TestRegistryAPIOnTheAdminListener: operators on the node's host read the
+// registry through the admin listener with their own token (the peer
+// listener needs the node's pin); without the token it is 401.
+func TestRegistryAPIOnTheAdminListener(t *testing.T) {
+	n := startNet(t, nil)
+	tj := n.Members["TJ"]
+	c, err := registry.NewAPIClient("http://"+tj.Config.Listen.Admin, "", 10*time.Second)
+	require.NoError(t, err)
+	_, err = c.Status(context.Background())
+	var pe *protocol.ProblemError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, http.StatusUnauthorized, pe.Status)
+	c.SetToken(tj.AdminToken)
+	st, err := c.Status(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, tj.NodeID, st.NodeID)
+	c.SetToken(tj.Token) // the national system's token is not an operator's
+	_, err = c.Members(context.Background())
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, http.StatusUnauthorized, pe.Status)
+}
+
+// TestStrangersCannotWriteErrorLines is the finding "an unauthenticated
+// POST of a join request to a non-leader is logged at ERROR": a stranger
+// (no TLS client key) posts join requests to a follower, many times; the
+// follower answers NOT_LEADER (421, the client's routing) and logs at most
+// a rate-limited WARN — never ERROR.
+func TestStrangersCannotWriteErrorLines(t *testing.T) {
+	counter := &levelCounter{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := devnet.Open(t.TempDir(), devnet.Options{Fast: true}, slog.New(counter))
+	require.NoError(t, err)
+	require.NoError(t, n.Start(ctx))
+	t.Cleanup(n.Stop)
+	var follower *devnet.Member
+	for _, m := range n.Members {
+		if st := m.Node().Registry().Status(); st.Leader.ID != "" && st.Leader.ID != m.NodeID {
+			follower = m
+		}
+	}
+	require.NotNil(t, follower, "no follower")
+	require.Eventually(t, func() bool { return follower.Node().Registry().Fresh() == nil }, 30*time.Second, 10*time.Millisecond,
+		"a stale replica answers joins 503 by design (DESIGN §14)")
+	nd, _ := follower.Node().Registry().View().Node(follower.NodeID)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: pintls.ClientConfig(nil, pintls.ExpectPin(nd.TLSSPKISHA256))}}
+	errorsBefore, warnsBefore := counter.counts()
+	for range 200 {
+		resp, err := hc.Post(follower.PeerURL()+registry.PathJoinChallenge, "application/json", strings.NewReader(`{"node":"XX-STRANGER"}`))
+		require.NoError(t, err)
+		pe := protocol.DecodeProblem("", resp.StatusCode, resp.Header.Get("Content-Type"), readAll(t, resp))
+		require.Equal(t, 421, resp.StatusCode, "%s", pe)
+		require.Equal(t, protocol.CodeNotLeader, pe.Problem.Code)
+	}
+	errorsAfter, warnsAfter := counter.counts()
+	assert.Equal(t, errorsBefore, errorsAfter, "ERROR lines caused by a stranger")
+	assert.LessOrEqual(t, warnsAfter-warnsBefore, 40, "200 refusals must not write 200 WARN lines")
+}
+
+func readAll(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return b
+}
+
+// levelCounter counts log records by level.
+type levelCounter struct {
+	mu            sync.Mutex
+	errors, warns int
+}
+
+func (c *levelCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *levelCounter) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case r.Level >= slog.LevelError:
+		c.errors++
+	case r.Level >= slog.LevelWarn:
+		c.warns++
+	}
+	return nil
+}
+func (c *levelCounter) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *levelCounter) WithGroup(string) slog.Handler      { return c }
+func (c *levelCounter) counts() (int, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.errors, c.warns
+}
+
+// TestMetricsAnOperatorNeeds: build info, the backlogs per peer and of the
+// national system, the registry's term and leadership, and how long each
+// active key has left (the hardening issue's observability gaps).
+func TestMetricsAnOperatorNeeds(t *testing.T) {
+	n := startNet(t, nil)
+	tj := n.Members["TJ"]
+	var body string
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(tj.HealthURL() + "/metrics")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return strings.Contains(body, "crvsx_registry_key_expiry_seconds{")
+	}, 20*time.Second, 100*time.Millisecond)
+	for _, want := range []string{
+		`crvsx_build_info{goversion="go1.`,
+		`crvsx_inbox_unacknowledged{consumer="national-system"} `,
+		`crvsx_registry_term `,
+		`crvsx_registry_leader `,
+		`crvsx_registry_key_expiry_seconds{kid="TJ:`,
+		`crvsx_registry_staleness_seconds `,
+	} {
+		assert.Contains(t, body, want)
+	}
+	assert.NotContains(t, body, `crvsx_registry_key_expiry_seconds{kid="TJ:`+"\"} -", "no active key is expired")
 }

@@ -12,6 +12,10 @@ const ProblemTypeBase = "https://crvs.example.org/problems/"
 // Envelope and size (SPEC.md §6.1).
 const (
 	CodeTooLarge Code = "MESSAGE_TOO_LARGE" // body over the size limit, refused before parsing
+	// CodeBodyUnreadable: the request body could not be read — malformed
+	// chunked encoding or trailer, or the connection failed mid-body
+	// (SPEC §7: the sender's fault, never a 5xx).
+	CodeBodyUnreadable Code = "REQUEST_BODY_UNREADABLE"
 )
 
 // JWS structure and encoding (SPEC.md §6.2).
@@ -74,10 +78,14 @@ const (
 	CodeUnsupported Code = "UNSUPPORTED_MEDIA_TYPE"
 	CodeInternal    Code = "INTERNAL"
 	CodeUnavailable Code = "UNAVAILABLE"
+	// CodeStorageFull: the node's volume is full, it stored nothing of the
+	// request; retry later (507, SPEC §7).
+	CodeStorageFull Code = "STORAGE_FULL"
 
-	CodeUnauthorized     Code = "UNAUTHORIZED"      // the local API's bearer token is missing or wrong
-	CodeRecipientUnknown Code = "RECIPIENT_UNKNOWN" // an outbox recipient is not an active member with a registered node
-	CodeBadRequest       Code = "BAD_REQUEST"       // a local API request that is not what the endpoint takes
+	CodeUnauthorized     Code = "UNAUTHORIZED"         // the local API's bearer token is missing or wrong
+	CodeRecipientUnknown Code = "RECIPIENT_UNKNOWN"    // an outbox recipient is not an active member with a registered node
+	CodeSenderNotSelf    Code = "SENDER_NOT_THIS_NODE" // an outbox message names a sender other than this node and its member
+	CodeBadRequest       Code = "BAD_REQUEST"          // a local API request that is not what the endpoint takes
 	CodeNotFound         Code = "NOT_FOUND"
 )
 
@@ -97,6 +105,7 @@ const (
 	CodeRegistryRejected Code = "REGISTRY_REJECTED" // the registry refused a command; the "reason" member has its stable reason
 	CodeRegistryStale    Code = "REGISTRY_STALE"    // this node's registry replica is past its staleness bound: fail closed
 	CodeNodePinMismatch  Code = "NODE_PIN_MISMATCH" // a node's TLS key is not the one pinned for it in the registry
+	CodeNotLeader        Code = "NOT_LEADER"        // a leader-only request reached a follower; the "leader" member says where to go
 )
 
 // Status is the HTTP status a node answers with for a code.
@@ -106,13 +115,13 @@ func (c Code) Status() int {
 		return 413
 	case CodeKeyUnknown, CodeKeyNotValid, CodeSignatureInvalid, CodeSenderMismatch, CodeKeyUse, CodeNodePinMismatch:
 		return 403
-	case CodeRecipientMismatch:
+	case CodeRecipientMismatch, CodeNotLeader:
 		return 421
 	case CodeUnauthorized:
 		return 401
 	case CodeNotFound:
 		return 404
-	case CodeRecipientUnknown:
+	case CodeRecipientUnknown, CodeSenderNotSelf:
 		return 422
 	case CodeConflict:
 		return 409
@@ -125,6 +134,8 @@ func (c Code) Status() int {
 		return 500
 	case CodeUnavailable, CodeRegistryStale:
 		return 503
+	case CodeStorageFull:
+		return 507
 	}
 	return 400
 }

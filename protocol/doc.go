@@ -8,4 +8,6 @@
 // normative text; code here quotes the section it implements.
 //
 // All types are plain values and safe for concurrent use once built.
+//
+// Imports: the standard library only.
 package protocol

@@ -173,19 +173,8 @@ func (s *scanner) object() error {
 			return err
 		}
 		s.path = s.path[:len(s.path)-1]
-		s.ws()
-		if s.pos >= len(s.data) {
-			return s.fail(CodePayloadJSON, "unexpected end of JSON")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			s.depth--
-			return nil
-		default:
-			return s.fail(CodePayloadJSON, "',' or '}' is expected")
+		if done, err := s.next('}'); err != nil || done {
+			return err
 		}
 	}
 }
@@ -225,21 +214,29 @@ func (s *scanner) array() error {
 			return err
 		}
 		s.path = s.path[:len(s.path)-1]
-		s.ws()
-		if s.pos >= len(s.data) {
-			return s.fail(CodePayloadJSON, "unexpected end of JSON")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			s.depth--
-			return nil
-		default:
-			return s.fail(CodePayloadJSON, "',' or ']' is expected")
+		if done, err := s.next(']'); err != nil || done {
+			return err
 		}
 	}
+}
+
+// next ends a member or an element: after white space, ',' continues the
+// container (false) and end closes it (true).
+func (s *scanner) next(end byte) (bool, error) {
+	s.ws()
+	if s.pos >= len(s.data) {
+		return false, s.fail(CodePayloadJSON, "unexpected end of JSON")
+	}
+	switch s.data[s.pos] {
+	case ',':
+		s.pos++
+		return false, nil
+	case end:
+		s.pos++
+		s.depth--
+		return true, nil
+	}
+	return false, s.fail(CodePayloadJSON, "',' or '"+string(end)+"' is expected")
 }
 
 // str scans a string starting at '"'. It returns the raw content when there

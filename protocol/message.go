@@ -16,6 +16,11 @@ const (
 	TypRegistryCmd = "crvs-registry-cmd+jws"
 )
 
+// HeaderReceiptDigest is the protected header member of a receipt that
+// carries the SHA-256 of the exact compact JWS received, as 64 lowercase
+// hex digits (SPEC §8.3).
+const HeaderReceiptDigest = "crvs-sha256"
+
 // Typs lists every typ value of the profile.
 var Typs = []string{TypEvent, TypReceipt, TypQuery, TypAttestation, TypRegistryCmd}
 

@@ -147,18 +147,8 @@ func (d *decoder) object() (map[string]any, error) {
 		}
 		d.path = d.path[:len(d.path)-1]
 		m[k] = v
-		d.ws()
-		if d.pos >= len(d.data) {
-			return nil, d.malformed()
-		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			return m, nil
-		default:
-			return nil, d.malformed()
+		if done, err := d.next('}'); err != nil || done {
+			return m, err
 		}
 	}
 }
@@ -179,20 +169,28 @@ func (d *decoder) array() ([]any, error) {
 		}
 		d.path = d.path[:len(d.path)-1]
 		s = append(s, v)
-		d.ws()
-		if d.pos >= len(d.data) {
-			return nil, d.malformed()
-		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			return s, nil
-		default:
-			return nil, d.malformed()
+		if done, err := d.next(']'); err != nil || done {
+			return s, err
 		}
 	}
+}
+
+// next ends a member or an element: after white space, ',' continues the
+// container (false) and end closes it (true).
+func (d *decoder) next(end byte) (bool, error) {
+	d.ws()
+	if d.pos >= len(d.data) {
+		return false, d.malformed()
+	}
+	switch d.data[d.pos] {
+	case ',':
+		d.pos++
+		return false, nil
+	case end:
+		d.pos++
+		return true, nil
+	}
+	return false, d.malformed()
 }
 
 // str decodes a string at '"', in NFC. Member names the bundle defines are

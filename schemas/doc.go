@@ -52,4 +52,7 @@
 // The schemas implement the network's data dictionary; Validate implements
 // protocol/SPEC.md §6.6 steps 1–3 (after the §6.5 payload hygiene, which it
 // runs itself) and §9 (schema versions).
+//
+// Imports: protocol, schemas/semantic, xeipuuv/gojsonschema (this package
+// is its only importer) and x/text (NFC).
 package schemas

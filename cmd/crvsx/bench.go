@@ -21,8 +21,10 @@ func newBenchCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure this machine: raw crypto against the node's pipelines, in one run",
+		Example: `  crvsx bench pipeline
+  crvsx bench e2e --duration 5s`,
 	}
-	c.AddCommand(newBenchPipelineCmd(e), newBenchE2ECmd(e))
+	c.AddCommand(newBenchPipelineCmd(e), newBenchE2ECmd(e), newBenchMatchCmd(e))
 	return c
 }
 
@@ -52,6 +54,8 @@ pipeline of protocol/SPEC.md §6 (profile checks, signature, I-JSON,
 schemas, semantic rules, binding) on a realistic ~4.5 KB birth message with
 Latin and Cyrillic names. The two are measured in alternating rounds so
 that drift of the machine affects both alike; ratio = pipeline / raw.`,
+		Example: `  crvsx bench pipeline
+  crvsx bench pipeline --json --duration 10s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := benchPipeline(duration)

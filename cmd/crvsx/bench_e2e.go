@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,8 +17,7 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node/devnet"
-	"github.com/ecrn/crvsx/node/registry"
-	"github.com/ecrn/crvsx/node/server"
+	"github.com/ecrn/crvsx/node/pintls"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/protocoltest"
 	"github.com/spf13/cobra"
@@ -57,6 +55,7 @@ func newBenchE2ECmd(e *env) *cobra.Command {
 		concurrency int
 		noSync      bool
 		cpuProfile  string
+		progress    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "e2e [--json] [--duration D] [--concurrency N]",
@@ -70,7 +69,10 @@ verify rate and the in-process pipeline rate measured in the same run, the
 ratio e2e / raw, and the process's RSS at the start and end of the run
 ("--duration 60s" is the soak). RSS is also split into anonymous memory (the
 heap: what a leak grows) and file-backed pages (the stores' memory maps,
-which grow with the data kept).`,
+which grow with the data kept). While it runs, a progress line goes to
+stderr every --progress (elapsed, messages so far, rate).`,
+		Example: `  crvsx bench e2e --duration 5s
+  crvsx bench e2e --json --duration 60s --concurrency 64`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cpuProfile != "" {
@@ -84,7 +86,7 @@ which grow with the data kept).`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			res, err := benchE2E(cmd.Context(), duration, concurrency, !noSync)
+			res, err := benchE2E(cmd.Context(), duration, concurrency, !noSync, e.stderr, progress)
 			if err != nil {
 				return err
 			}
@@ -106,12 +108,18 @@ which grow with the data kept).`,
 	cmd.Flags().IntVar(&concurrency, "concurrency", 32, "concurrent clients")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	cmd.Flags().BoolVar(&noSync, "no-fsync", false, "turn durable writes off (to measure the plumbing alone)")
+	cmd.Flags().DurationVar(&progress, "progress", 5*time.Second, "print a progress line on stderr this often (0: never)")
 	return cmd
 }
 
-func benchE2E(ctx context.Context, duration time.Duration, concurrency int, fsync bool) (*e2eResult, error) {
+// benchE2E runs the benchmark, printing a progress line to w every
+// progress (0: never).
+func benchE2E(ctx context.Context, duration time.Duration, concurrency int, fsync bool, w io.Writer, progress time.Duration) (*e2eResult, error) {
 	if duration < time.Second || concurrency < 1 || concurrency > 1024 {
 		return nil, fmt.Errorf("need --duration ≥ 1s and 1 ≤ --concurrency ≤ 1024")
+	}
+	if progress > 0 {
+		fmt.Fprintln(w, "bench e2e: starting TR's and TJ's nodes, measuring raw ES256 and the pipeline, signing messages")
 	}
 	dir, err := os.MkdirTemp("", "crvsx-bench-e2e-")
 	if err != nil {
@@ -211,10 +219,15 @@ func benchE2E(ctx context.Context, duration time.Duration, concurrency int, fsyn
 
 	var wg sync.WaitGroup
 	lat := make([][]time.Duration, concurrency)
-	var errs atomic.Int64
+	var errs, accepted atomic.Int64
 	var firstErr atomic.Value
+	if progress > 0 {
+		fmt.Fprintf(w, "bench e2e: posting for %s from %d clients\n", duration, concurrency)
+	}
 	start := time.Now()
 	deadline := start.Add(duration)
+	stopProgress := reportProgress(w, progress, start, &accepted)
+	defer stopProgress()
 	for c := range concurrency {
 		wg.Add(1)
 		go func() {
@@ -231,11 +244,13 @@ func benchE2E(ctx context.Context, duration time.Duration, concurrency int, fsyn
 					continue
 				}
 				lat[c] = append(lat[c], time.Since(t0))
+				accepted.Add(1)
 			}
 		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	stopProgress()
 	stopSigning()
 	runtime.GC()
 	rssEnd := readRSS()
@@ -266,6 +281,36 @@ func benchE2E(ctx context.Context, duration time.Duration, concurrency int, fsyn
 	return res, nil
 }
 
+// reportProgress prints "elapsed, messages so far, rate" to w every
+// interval from start until the returned stop is called (which may be
+// called more than once); interval 0 prints nothing.
+func reportProgress(w io.Writer, interval time.Duration, start time.Time, n *atomic.Int64) (stop func()) {
+	if interval <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				el := now.Sub(start)
+				fmt.Fprintf(w, "bench e2e: %s elapsed, %d messages, %.0f msg/s\n", el.Round(time.Second), n.Load(), float64(n.Load())/el.Seconds())
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done) })
+		<-finished
+	}
+}
+
 // peerClient is an HTTP client with TR's node TLS key that accepts only
 // TJ's registered key: what a peer node's client does.
 func peerClient(tr, tj *devnet.Member) (*http.Client, error) {
@@ -277,7 +322,7 @@ func peerClient(tr, tj *devnet.Member) (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := registry.LoadNodeTLSKey(certPEM, keyPEM)
+	cert, err := pintls.Load(certPEM, keyPEM)
 	if err != nil {
 		return nil, err
 	}
@@ -287,18 +332,9 @@ func peerClient(tr, tj *devnet.Member) (*http.Client, error) {
 	}
 	pin := nd.TLSSPKISHA256
 	tr2 := &http.Transport{
-		TLSClientConfig: &tls.Config{
-			MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert},
-			InsecureSkipVerify: true, // no CA: the server's key is checked against its registered pin below
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if len(cs.PeerCertificates) == 0 || server.SPKIPin(cs.PeerCertificates[0]) != pin {
-					return fmt.Errorf("server key is not %s's registered key", tj.NodeID)
-				}
-				return nil
-			},
-			NextProtos: []string{"http/1.1"},
-		},
-		MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute,
+		// No CA: the server's key is checked against TJ's registered pin.
+		TLSClientConfig: pintls.ClientConfig(&cert, pintls.ExpectPin(pin)),
+		MaxIdleConns:    1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute,
 	}
 	return &http.Client{Transport: tr2, Timeout: 30 * time.Second}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecrn/crvsx/node/records/match"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/protocoltest"
 	"github.com/stretchr/testify/assert"
@@ -49,7 +50,12 @@ type result struct {
 // run executes the real binary with stdin and returns its exit code and output.
 func run(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
-	cmd := exec.CommandContext(context.Background(), binary, args...)
+	return runCmd(t, exec.CommandContext(context.Background(), binary, args...), stdin)
+}
+
+// runCmd runs cmd with stdin and returns its exit code and output.
+func runCmd(t *testing.T, cmd *exec.Cmd, stdin []byte) result {
+	t.Helper()
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -58,7 +64,7 @@ func run(t *testing.T, stdin []byte, args ...string) result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("run %v: %v", args, err)
+		t.Fatalf("run %v: %v", cmd.Args, err)
 	}
 	return result{code, out.String(), errb.String()}
 }
@@ -166,6 +172,26 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 		assert.Contains(t, r.stderr, "SENDER_MISMATCH")
 		assert.Empty(t, r.stdout, "nothing may be signed")
 	})
+	t.Run("fail/sign-with-a-public-key", func(t *testing.T) {
+		r := run(t, nil, "sign", "--key", trPub, msgFile)
+		assert.Equal(t, exitUsage, r.code)
+		assert.Contains(t, r.stderr, "is the public key")
+		assert.Contains(t, r.stderr, "private JWK")
+		assert.NotContains(t, r.stderr, `member "d"`)
+		assert.Empty(t, r.stdout)
+	})
+	t.Run("ok/sign-warns-of-a-key-others-can-read", func(t *testing.T) {
+		b, err := os.ReadFile(trPriv)
+		require.NoError(t, err)
+		open := filepath.Join(t.TempDir(), "open.private.jwk")
+		require.NoError(t, os.WriteFile(open, b, 0o644))
+		require.NoError(t, os.Chmod(open, 0o644))
+		r := run(t, nil, "sign", "--key", open, msgFile)
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "warning: "+open+" is readable by others (mode 644); chmod 600 it")
+		r = run(t, nil, "sign", "--key", trPriv, msgFile)
+		assert.NotContains(t, r.stderr, "warning", "a 0600 key signs without a word")
+	})
 	t.Run("fail/sign-invalid-message", func(t *testing.T) {
 		var doc map[string]any
 		require.NoError(t, json.Unmarshal(protocoltest.BirthMessage("TR", "TJ"), &doc))
@@ -228,6 +254,19 @@ func TestSchemasCommands(t *testing.T) {
 	})
 }
 
+func TestBenchMatch(t *testing.T) {
+	r := run(t, nil, "bench", "match", "--json", "--records", "2000", "--seed", "7")
+	require.Equal(t, 0, r.code, r.stderr)
+	var m match.Metrics
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &m))
+	assert.Equal(t, 2000, m.Records)
+	assert.Equal(t, m.Queries, m.Outcomes[match.UniqueMatch]+m.Outcomes[match.NoMatch]+m.Outcomes[match.MultipleCandidates]+m.Outcomes[match.InsufficientData])
+	assert.Greater(t, m.UniqueMatchRecall, 0.9)
+	assert.Greater(t, m.QueriesPerSecond, 0.0)
+	r = run(t, nil, "bench", "match", "--records", "5")
+	assert.Equal(t, exitUsage, r.code)
+}
+
 func TestBenchPipeline(t *testing.T) {
 	r := run(t, nil, "bench", "pipeline", "--json", "--duration", "400ms")
 	require.Equal(t, 0, r.code, r.stderr)
@@ -253,8 +292,9 @@ func TestHelpAndUsage(t *testing.T) {
 }
 
 func TestBenchE2E(t *testing.T) {
-	r := run(t, nil, "bench", "e2e", "--json", "--duration", "2s", "--concurrency", "8")
+	r := run(t, nil, "bench", "e2e", "--json", "--duration", "2s", "--concurrency", "8", "--progress", "500ms")
 	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `bench e2e: \d+s elapsed, \d+ messages, \d+ msg/s`, r.stderr, "a progress line while it runs")
 	var res e2eResult
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &res), r.stdout)
 	assert.Greater(t, res.Messages, 0)
@@ -268,8 +308,13 @@ func TestBenchE2E(t *testing.T) {
 }
 
 func TestDevnetOnce(t *testing.T) {
-	r := run(t, nil, "devnet", "--once", "--log-level", "warn")
+	r := run(t, nil, "devnet", "--once", "--log-format", "json")
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
+	for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &rec), "--log-format json: every line is a JSON object: %s", l)
+		assert.Contains(t, rec, "level")
+	}
 	assert.Contains(t, r.stdout, "every message arrived exactly once")
 	i := strings.Index(r.stdout, "{")
 	j := strings.LastIndex(r.stdout, "}")
@@ -281,4 +326,14 @@ func TestDevnetOnce(t *testing.T) {
 	assert.EqualValues(t, 7, sum["sent"], "the demo's seven deliveries")
 	assert.EqualValues(t, 0, sum["duplicates"])
 	assert.Equal(t, true, sum["key_rotated"])
+}
+
+func TestDevnetChecksTheDemosCountriesFirst(t *testing.T) {
+	r := run(t, nil, "devnet", "--countries", "TJ,TR", "--once")
+	assert.Equal(t, exitUsage, r.code)
+	assert.Contains(t, r.stderr, "the demo needs TJ, TR and KZ (missing: KZ)")
+	assert.Empty(t, r.stdout, "nothing started")
+	r = run(t, nil, "devnet", "--log-format", "xml", "--once")
+	assert.Equal(t, exitUsage, r.code)
+	assert.Contains(t, r.stderr, "want text or json")
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -32,6 +34,28 @@ func (e *env) readInput(name string, limit int64) ([]byte, error) {
 	}
 	if int64(len(b)) > limit {
 		return nil, &protocol.Error{Code: protocol.CodeTooLarge, Detail: fmt.Sprintf("%s is larger than %d bytes", name, limit)}
+	}
+	return b, nil
+}
+
+// readMessage reads the JSON of a message to submit (FILE, or stdin for
+// "-"). Empty input is a usage error and input that is not JSON is not
+// valid: both are said here, before anything is sent.
+func (e *env) readMessage(name string) ([]byte, error) {
+	b, err := e.readInput(name, maxInputBytes)
+	if err != nil {
+		return nil, err
+	}
+	src := name
+	if name == "-" {
+		src = "stdin"
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fmt.Errorf("%s is empty: want the JSON of a message (crvsx devnet writes one for each node, e.g. DIR/TR/birth.json)", src)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, refused(fmt.Errorf("%s is not a JSON document: %w", src, err))
 	}
 	return b, nil
 }

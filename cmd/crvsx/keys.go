@@ -17,6 +17,8 @@ func newKeysCmd(e *env) *cobra.Command {
 	keys := &cobra.Command{
 		Use:   "keys",
 		Short: "Generate and inspect signing keys (JWK files, RFC 7517)",
+		Example: `  crvsx keys generate --member TR --out ~/crvsx-keys
+  crvsx keys jwks ~/crvsx-keys/*.public.jwk > trust.json`,
 	}
 	keys.AddCommand(newKeysGenerateCmd(e), newKeysJWKSCmd(e))
 	return keys

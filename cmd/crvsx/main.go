@@ -2,6 +2,9 @@
 // network: one binary for running a member node, generating keys, signing
 // and verifying messages offline, validating documents against the shared
 // schemas, and measuring the machine. `crvsx --help` lists the commands.
+//
+// Imports: anything in this module, and spf13/cobra (spf13/pflag through
+// it), which no other package imports.
 package main
 
 import (

@@ -9,30 +9,54 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ecrn/crvsx/node"
+	"github.com/ecrn/crvsx/node/server"
+	"github.com/ecrn/crvsx/protocol"
 	"github.com/spf13/cobra"
 )
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// logFlags are the logging flags of the commands that run nodes.
+type logFlags struct {
+	level, format string
+}
+
+// register adds --log-level (its default, "" for the configuration's)
+// and --log-format.
+func (f *logFlags) register(cmd *cobra.Command, level, levelUsage string) {
+	cmd.Flags().StringVar(&f.level, "log-level", level, levelUsage)
+	cmd.Flags().StringVar(&f.format, "log-format", "text", "text (key=value lines) or json (one JSON object per line)")
+}
+
+// logger is the slog logger of the flags at level, writing to w.
+func (f *logFlags) logger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
 	switch level {
 	case "debug":
 		l = slog.LevelDebug
+	case "", "info":
+		l = slog.LevelInfo
 	case "warn":
 		l = slog.LevelWarn
 	case "error":
 		l = slog.LevelError
 	default:
-		l = slog.LevelInfo
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	switch f.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", f.format)
 }
 
 func newNodeCmd(e *env) *cobra.Command {
-	var cfgPath, logLevel string
+	var cfgPath string
+	var lf logFlags
 	cmd := &cobra.Command{
 		Use:   "node --config FILE",
 		Short: "Run a member node",
@@ -51,8 +75,9 @@ Secrets (private keys, tokens, the webhook secret) are read from files that
 only the node's user may read. SIGTERM or SIGINT stop the node cleanly:
 listeners close, in-flight requests finish, queued deliveries stay in the
 store for the next start.`,
-		Example: `  crvsx node --config /etc/crvsx/node.json`,
-		Args:    cobra.NoArgs,
+		Example: `  crvsx node --config /etc/crvsx/node.json
+  crvsx node --config /etc/crvsx/node.json --log-format json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfgPath == "" {
 				return errors.New("--config FILE is required")
@@ -61,10 +86,13 @@ store for the next start.`,
 			if err != nil {
 				return err
 			}
-			if logLevel != "" {
-				cfg.LogLevel = logLevel
+			if lf.level != "" {
+				cfg.LogLevel = lf.level
 			}
-			log := newLogger(e.stderr, cfg.LogLevel)
+			log, err := lf.logger(e.stderr, cfg.LogLevel)
+			if err != nil {
+				return err
+			}
 			n, err := node.New(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
@@ -73,8 +101,8 @@ store for the next start.`,
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "the node's configuration file (required)")
-	cmd.Flags().StringVar(&logLevel, "log-level", "", "override the configuration's log level (debug, info, warn, error)")
-	cmd.AddCommand(newNodeBackupCmd(e))
+	lf.register(cmd, "", "override the configuration's log level (debug, info, warn, error)")
+	cmd.AddCommand(newNodeBackupCmd(e), newNodeHealthcheckCmd(e), newNodeInstallSecretsCmd(e))
 	return cmd
 }
 
@@ -135,7 +163,7 @@ func firstToken(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tok, err := node.FirstToken(b)
+	tok, err := server.FirstToken(b)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
@@ -156,8 +184,8 @@ func backup(ctx context.Context, url, token, out string) (int64, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return 0, fmt.Errorf("backup: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, protocol.MaxProblemBytes))
+		return 0, fmt.Errorf("backup: %w", protocol.DecodeProblem(resp.Request.URL.Host, resp.StatusCode, resp.Header.Get("Content-Type"), b))
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(out), ".crvsx-backup-*")
 	if err != nil {

@@ -42,11 +42,12 @@ import (
 	"github.com/ecrn/crvsx/node/devnet"
 	"github.com/ecrn/crvsx/node/devnet/samples"
 	"github.com/ecrn/crvsx/node/exchange"
-	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/node/pintls"
 	"github.com/ecrn/crvsx/node/server"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
 	"github.com/ecrn/crvsx/protocol/protocoltest"
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -73,7 +74,7 @@ type procNet struct {
 	dir   string
 	logs  string
 	nodes map[string]*procNode
-	view  *registry.TrustView // the genesis trust view: checks receipts and pins
+	view  *trust.View // the genesis trust view: checks receipts and pins
 }
 
 // procNode is one member's node process, started and stopped again on the
@@ -157,17 +158,17 @@ func generateDevnet(t *testing.T, base string, countries []string) string {
 
 // genesisView is the trust view of the devnet's genesis: the members'
 // signing keys and the nodes' TLS pins.
-func genesisView(t *testing.T, dir string) *registry.TrustView {
+func genesisView(t *testing.T, dir string) *trust.View {
 	t.Helper()
 	doc, err := os.ReadFile(filepath.Join(dir, "genesis.json"))
 	require.NoError(t, err)
 	endFile, err := os.ReadFile(filepath.Join(dir, "endorsements.json"))
 	require.NoError(t, err)
-	ends, err := registry.ParseEndorsementsFile(endFile, doc)
+	ends, err := trust.ParseEndorsementsFile(endFile, doc)
 	require.NoError(t, err)
-	gen, err := registry.ParseGenesis(doc, ends)
+	gen, err := trust.ParseGenesis(doc, ends)
 	require.NoError(t, err)
-	return registry.NewTrustView(registry.NewState(gen))
+	return trust.NewView(trust.NewState(gen))
 }
 
 func (pn *procNet) dumpLogs() {
@@ -404,12 +405,20 @@ func poll(t *testing.T, timeout time.Duration, what string, cond func() (ok bool
 // the node assigns one.
 func withoutMessageID(t *testing.T, msg []byte) []byte {
 	t.Helper()
+	return withoutMembers(t, msg, "messageId")
+}
+
+// withoutMembers returns msg without the named top-level members.
+func withoutMembers(t *testing.T, msg []byte, names ...string) []byte {
+	t.Helper()
 	require.NotNil(t, msg)
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(msg))
 	dec.UseNumber()
 	require.NoError(t, dec.Decode(&m))
-	delete(m, "messageId")
+	for _, n := range names {
+		delete(m, n)
+	}
 	b, err := json.Marshal(m)
 	require.NoError(t, err)
 	return b
@@ -492,7 +501,7 @@ func waitDelivered(t *testing.T, ctx context.Context, c *server.LocalClient, sub
 }
 
 // checkReceipt checks a delivery's receipt as its sender does (SPEC §8.3).
-func checkReceipt(t *testing.T, keys *registry.TrustView, dv server.DeliveryView) {
+func checkReceipt(t *testing.T, keys *trust.View, dv server.DeliveryView) {
 	t.Helper()
 	digest, err := hex.DecodeString(dv.SHA256)
 	require.NoError(t, err)
@@ -693,7 +702,7 @@ func TestPeerDownThenBack(t *testing.T) {
 // cert (nil: none). There is no CA: the server's key is checked against the
 // pin the genesis registers for serverNodeID, at every handshake, as
 // node/peer does.
-func pinnedPeerClient(t *testing.T, view *registry.TrustView, serverNodeID string, cert *tls.Certificate) *http.Client {
+func pinnedPeerClient(t *testing.T, view *trust.View, serverNodeID string, cert *tls.Certificate) *http.Client {
 	t.Helper()
 	nd, ok := view.Node(serverNodeID)
 	require.True(t, ok, serverNodeID)
@@ -704,7 +713,7 @@ func pinnedPeerClient(t *testing.T, view *registry.TrustView, serverNodeID strin
 		// No CA in this network: VerifyConnection checks the registry pin.
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 || registry.SPKIPin(cs.PeerCertificates[0].RawSubjectPublicKeyInfo) != pin {
+			if len(cs.PeerCertificates) == 0 || protocol.SPKIPin(cs.PeerCertificates[0].RawSubjectPublicKeyInfo) != pin {
 				return errors.New("the server's TLS key is not the one pinned for " + serverNodeID)
 			}
 			return nil
@@ -723,7 +732,7 @@ func loadTLSKey(t *testing.T, dir, country string) tls.Certificate {
 	require.NoError(t, err)
 	keyPEM, err := os.ReadFile(filepath.Join(dir, country, "keys", "tls.key"))
 	require.NoError(t, err)
-	cert, err := registry.LoadNodeTLSKey(certPEM, keyPEM)
+	cert, err := pintls.Load(certPEM, keyPEM)
 	require.NoError(t, err)
 	return cert
 }
@@ -865,7 +874,7 @@ func TestHostileInboundThenValid(t *testing.T) {
 		}
 	}
 	// Transport identity: no client key, or one no node has registered.
-	stranger, err := registry.GenerateNodeTLSKey("XX-CRVS", jws.AlgES256)
+	stranger, err := pintls.Generate("XX-CRVS", jws.AlgES256)
 	require.NoError(t, err)
 	requireProblem(t, "no client certificate", postMessage(t, pinnedPeerClient(t, pn.view, tj.nodeID, nil), url, protocol.MediaTypeJOSE, valid, false, nil), protocol.CodeNodePinMismatch)
 	requireProblem(t, "unregistered client key", postMessage(t, pinnedPeerClient(t, pn.view, tj.nodeID, &stranger), url, protocol.MediaTypeJOSE, valid, false, nil), protocol.CodeNodePinMismatch)
@@ -1024,7 +1033,7 @@ func TestSIGTERMMidTrafficLosesNothing(t *testing.T) {
 	extra := map[string]bool{}
 	for _, id := range unknown {
 		v, err := tr.local().Submission(ctx, id)
-		var pe *server.ProblemError
+		var pe *protocol.ProblemError
 		if errors.As(err, &pe) && pe.Problem.Code == protocol.CodeNotFound {
 			continue
 		}
@@ -1129,7 +1138,9 @@ func TestEveryEventTypeDeliveredAndReceipted(t *testing.T) {
 		from, to := env.Sender.Country, env.Recipient.Country
 		require.Contains(t, n.Members, from, ex.file)
 		require.Contains(t, n.Members, to, ex.file)
-		v, err := client(from).Submit(ctx, withoutMessageID(t, raw), []string{to}, "")
+		// The examples name their own sender nodes; a node sends for itself
+		// only (SENDER_NOT_THIS_NODE), so the sender is left to the node.
+		v, err := client(from).Submit(ctx, withoutMembers(t, raw, "messageId", "sender"), []string{to}, "")
 		require.NoError(t, err, "%s: %s → %s", ex.file, from, to)
 		ss = append(ss, sent{ex.typ, from, to, v.ID})
 	}

@@ -10,16 +10,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ecrn/crvsx/node/registry"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/spf13/cobra"
 )
 
 func newGenesisCmd(e *env) *cobra.Command {
 	g := &cobra.Command{
 		Use:   "genesis",
-		Short: "The founding ceremony: build, endorse and finalize the genesis (DESIGN §3)",
+		Short: "The founding ceremony: build, endorse and finalize the genesis (protocol/REGISTRY.md §3)",
 		Long: `The genesis is the network's root of trust: the founding members with their
 governance and signing keys, the first nodes (ids, raft addresses, API URLs,
 TLS key pins, voters) and the policy. It is two files:
@@ -39,8 +39,11 @@ The ceremony:
   4. The coordinator runs "genesis finalize" with all endorsements: it checks
      every one and writes the endorsements file. Nodes start with both files
      and the pin (registry.genesisSha256 in their configuration).`,
+		Example: `  crvsx registry genesis init --spec network.json --out genesis.json
+  crvsx registry genesis endorse --genesis genesis.json --key ~/crvsx-keys/TJ_3f7Z.private.jwk > TJ-gov.endorsement
+  crvsx registry genesis finalize --genesis genesis.json --out genesis.endorsements.json *.endorsement`,
 	}
-	g.AddCommand(newGenesisInitCmd(e), newEndorseCmd(e, "endorse"), newGenesisFinalizeCmd(e), newGenesisVerifyCmd(e))
+	g.AddCommand(newGenesisInitCmd(e), newEndorseCmd(e), newGenesisFinalizeCmd(e), newGenesisVerifyCmd(e))
 	return g
 }
 
@@ -48,13 +51,13 @@ The ceremony:
 // document with conveniences — public keys and TLS certificates by file,
 // defaults for the policy, genesisTime and key validity.
 type genesisSpec struct {
-	Network         string                `json:"network"`
-	GenesisTime     string                `json:"genesisTime,omitempty"`
-	KeyLifetimeDays int                   `json:"keyLifetimeDays,omitempty"`
-	Policy          json.RawMessage       `json:"policy,omitempty"`
-	Members         []genesisSpecMember   `json:"members"`
-	Nodes           []genesisSpecNode     `json:"nodes"`
-	Schemas         []registry.SchemaSpec `json:"schemas,omitempty"`
+	Network         string              `json:"network"`
+	GenesisTime     string              `json:"genesisTime,omitempty"`
+	KeyLifetimeDays int                 `json:"keyLifetimeDays,omitempty"`
+	Policy          json.RawMessage     `json:"policy,omitempty"`
+	Members         []genesisSpecMember `json:"members"`
+	Nodes           []genesisSpecNode   `json:"nodes"`
+	Schemas         []trust.SchemaSpec  `json:"schemas,omitempty"`
 }
 
 type genesisSpecMember struct {
@@ -85,7 +88,7 @@ type genesisSpecNode struct {
 // two thirds of the active members (at least 2) for every network command,
 // 5 minutes of clock skew, commands valid for a day, proposals open for 14
 // days, 15 minutes of staleness before a node fails closed.
-func defaultPolicy() registry.Policy { return registry.DefaultPolicy() }
+func defaultPolicy() trust.Policy { return trust.DefaultPolicy() }
 
 const exampleSpec = `{
   "network": "ecrn",
@@ -142,12 +145,12 @@ Example spec:
 			if err := e.writeOut(out, doc, 0o644, false); err != nil {
 				return err
 			}
-			d, _ := registry.ParseGenesisDocument(doc)
+			d, _ := trust.ParseGenesisDocument(doc)
 			keys := 0
 			for _, m := range d.Members {
 				keys += len(m.Keys)
 			}
-			fmt.Fprintln(e.stdout, registry.GenesisHash(doc))
+			fmt.Fprintln(e.stdout, trust.GenesisHash(doc))
 			fmt.Fprintf(e.stderr, "wrote %s: network %q, %d %s, %d %s to endorse, %d %s; its SHA-256 (above) is the pin\n",
 				out, d.Network, len(d.Members), plural(len(d.Members), "member", "members"), keys, plural(keys, "key", "keys"),
 				len(d.Nodes), plural(len(d.Nodes), "node", "nodes"))
@@ -170,9 +173,9 @@ func buildGenesis(raw []byte, dir string, now time.Time) ([]byte, error) {
 	if err := dec.Decode(&spec); err != nil {
 		return nil, err
 	}
-	gt := registry.TimestampOf(now)
+	gt := trust.TimestampOf(now)
 	if spec.GenesisTime != "" {
-		t, err := registry.ParseTimestamp(spec.GenesisTime)
+		t, err := trust.ParseTimestamp(spec.GenesisTime)
 		if err != nil {
 			return nil, fmt.Errorf("genesisTime: %w", err)
 		}
@@ -190,9 +193,9 @@ func buildGenesis(raw []byte, dir string, now time.Time) ([]byte, error) {
 	if lifetime == 0 {
 		lifetime = 5 * 365
 	}
-	doc := registry.GenesisDocument{Format: registry.GenesisFormat, Network: spec.Network, GenesisTime: gt, Policy: pol, Schemas: spec.Schemas}
+	doc := trust.GenesisDocument{Format: trust.GenesisFormat, Network: spec.Network, GenesisTime: gt, Policy: pol, Schemas: spec.Schemas}
 	for _, m := range spec.Members {
-		gm := registry.GenesisMember{ID: m.ID, Name: m.Name}
+		gm := trust.GenesisMember{ID: m.ID, Name: m.Name}
 		for i, k := range m.Keys {
 			jwk := k.JWK
 			if k.JWKFile != "" {
@@ -212,20 +215,20 @@ func buildGenesis(raw []byte, dir string, now time.Time) ([]byte, error) {
 			if pub.Member != m.ID {
 				return nil, fmt.Errorf("member %s key %s: the JWK belongs to member %q", m.ID, pub.Kid, pub.Member)
 			}
-			nb, na := gt, registry.Timestamp(0)
+			nb, na := gt, trust.Timestamp(0)
 			if k.NotBefore != "" {
-				if nb, err = registry.ParseTimestamp(k.NotBefore); err != nil {
+				if nb, err = trust.ParseTimestamp(k.NotBefore); err != nil {
 					return nil, fmt.Errorf("key %s notBefore: %w", pub.Kid, err)
 				}
 			}
 			if k.NotAfter != "" {
-				if na, err = registry.ParseTimestamp(k.NotAfter); err != nil {
+				if na, err = trust.ParseTimestamp(k.NotAfter); err != nil {
 					return nil, fmt.Errorf("key %s notAfter: %w", pub.Kid, err)
 				}
 			} else {
-				na = nb + registry.Timestamp(lifetime)*86400
+				na = nb + trust.Timestamp(lifetime)*86400
 			}
-			gm.Keys = append(gm.Keys, registry.KeySpec{Role: k.Role, JWK: json.RawMessage(jwk), NotBefore: nb, NotAfter: na})
+			gm.Keys = append(gm.Keys, trust.KeySpec{Role: k.Role, JWK: json.RawMessage(jwk), NotBefore: nb, NotAfter: na})
 		}
 		doc.Members = append(doc.Members, gm)
 	}
@@ -241,7 +244,7 @@ func buildGenesis(raw []byte, dir string, now time.Time) ([]byte, error) {
 			}
 			pin = p
 		}
-		doc.Nodes = append(doc.Nodes, registry.GenesisNode{ID: n.ID, Member: n.Member, RaftAddress: n.RaftAddress,
+		doc.Nodes = append(doc.Nodes, trust.GenesisNode{ID: n.ID, Member: n.Member, RaftAddress: n.RaftAddress,
 			APIURL: n.APIURL, TLSSPKISHA256: pin, Role: n.Role})
 	}
 	var buf bytes.Buffer
@@ -252,7 +255,7 @@ func buildGenesis(raw []byte, dir string, now time.Time) ([]byte, error) {
 		return nil, err
 	}
 	out := buf.Bytes()
-	if _, err := registry.ParseGenesisDocument(out); err != nil {
+	if _, err := trust.ParseGenesisDocument(out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -265,10 +268,10 @@ func resolve(dir, p string) string {
 	return filepath.Join(dir, p)
 }
 
-func newEndorseCmd(e *env, use string) *cobra.Command {
+func newEndorseCmd(e *env) *cobra.Command {
 	var genesisFile, keyFile, out string
 	cmd := &cobra.Command{
-		Use:   use + " --genesis genesis.json --key PRIVATE.jwk [--out FILE]",
+		Use:   "endorse --genesis genesis.json --key PRIVATE.jwk [--out FILE]",
 		Short: "Endorse a genesis document with one of its keys (offline)",
 		Long: `Check a genesis document and sign its endorsement with one of the private keys
 it lists (governance or signing: every key endorses, which is also its proof
@@ -278,7 +281,7 @@ The document's summary (network, members, keys, nodes, policy) is printed on
 stderr: read it before endorsing — an endorsement is consent to exactly
 these bytes. The endorsement (a compact JWS) goes to stdout or --out.`,
 		Example: `  crvsx registry genesis endorse --genesis genesis.json --key keys/TJ_3f7Z.private.jwk > TJ-gov.endorsement
-  crvsx registry endorse --genesis genesis.json --key keys/TJ_Hk2v.private.jwk --out TJ-sig.endorsement`,
+  crvsx registry genesis endorse --genesis genesis.json --key keys/TJ_Hk2v.private.jwk --out TJ-sig.endorsement`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if genesisFile == "" {
@@ -292,7 +295,7 @@ these bytes. The endorsement (a compact JWS) goes to stdout or --out.`,
 			if err != nil {
 				return err
 			}
-			d, err := registry.ParseGenesisDocument(doc)
+			d, err := trust.ParseGenesisDocument(doc)
 			if err != nil {
 				return &exitError{code: exitInvalid, err: fmt.Errorf("%s: %w", genesisFile, err)}
 			}
@@ -300,14 +303,14 @@ these bytes. The endorsement (a compact JWS) goes to stdout or --out.`,
 				return &exitError{code: exitInvalid, err: fmt.Errorf("key %s is not listed in %s: only the keys of the document endorse it", s.Kid(), genesisFile)}
 			}
 			summarizeGenesis(e, doc, d)
-			end, err := registry.Endorse(doc, s, protocol.NewUUID(), registry.TimestampOf(time.Now()))
+			end, err := trust.Endorse(doc, s, protocol.NewUUID(), trust.TimestampOf(time.Now()))
 			if err != nil {
 				return err
 			}
 			if err := e.writeOut(out, append(end, '\n'), 0o644, false); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stderr, "endorsed genesis %s with %s\n", registry.GenesisHash(doc), s.Kid())
+			fmt.Fprintf(e.stderr, "endorsed genesis %s with %s\n", trust.GenesisHash(doc), s.Kid())
 			return nil
 		},
 	}
@@ -317,7 +320,7 @@ these bytes. The endorsement (a compact JWS) goes to stdout or --out.`,
 	return cmd
 }
 
-func genesisListsKey(d *registry.GenesisDocument, kid string) bool {
+func genesisListsKey(d *trust.GenesisDocument, kid string) bool {
 	for _, m := range d.Members {
 		for _, k := range m.Keys {
 			if pub, err := jws.ParsePublicJWK(k.JWK); err == nil && pub.Kid == kid {
@@ -328,9 +331,9 @@ func genesisListsKey(d *registry.GenesisDocument, kid string) bool {
 	return false
 }
 
-func summarizeGenesis(e *env, doc []byte, d *registry.GenesisDocument) {
+func summarizeGenesis(e *env, doc []byte, d *trust.GenesisDocument) {
 	w := e.stderr
-	fmt.Fprintf(w, "genesis %s\n  network %q, genesisTime %s\n", registry.GenesisHash(doc), d.Network, d.GenesisTime)
+	fmt.Fprintf(w, "genesis %s\n  network %q, genesisTime %s\n", trust.GenesisHash(doc), d.Network, d.GenesisTime)
 	for _, m := range d.Members {
 		fmt.Fprintf(w, "  member %s %q\n", m.ID, m.Name)
 		for _, k := range m.Keys {
@@ -347,7 +350,7 @@ func summarizeGenesis(e *env, doc []byte, d *registry.GenesisDocument) {
 	p := d.Policy
 	fmt.Fprintf(w, "  policy: algorithms %v, skew %ds, command age %ds, proposals %ds, staleness bound %ds\n",
 		p.Algorithms, p.ClockSkewSeconds, p.MaxCommandAgeSeconds, p.ProposalLifetimeSeconds, p.StalenessBoundSeconds)
-	for _, typ := range registry.NetworkCommandTypes() {
+	for _, typ := range trust.NetworkCommandTypes() {
 		th := p.Thresholds[typ]
 		fmt.Fprintf(w, "    %-20s %d/%d of active members, at least %d (now %d of %d)\n", typ, th.Numerator, th.Denominator, th.Minimum,
 			th.Required(len(d.Members)), len(d.Members))
@@ -376,7 +379,7 @@ on stdout.`,
 			if err != nil {
 				return err
 			}
-			d, err := registry.ParseGenesisDocument(doc)
+			d, err := trust.ParseGenesisDocument(doc)
 			if err != nil {
 				return &exitError{code: exitInvalid, err: fmt.Errorf("%s: %w", genesisFile, err)}
 			}
@@ -397,11 +400,11 @@ on stdout.`,
 			if missing := missingEndorsements(doc, d, ends); len(missing) > 0 {
 				return &exitError{code: exitInvalid, err: fmt.Errorf("%d of the document's keys have not endorsed it yet: %s", len(missing), strings.Join(missing, ", "))}
 			}
-			g, err := registry.ParseGenesis(doc, ends)
+			g, err := trust.ParseGenesis(doc, ends)
 			if err != nil {
 				return &exitError{code: exitInvalid, err: err}
 			}
-			f, err := registry.MarshalEndorsementsFile(doc, g.Endorsements())
+			f, err := trust.MarshalEndorsementsFile(doc, g.Endorsements())
 			if err != nil {
 				return err
 			}
@@ -421,7 +424,7 @@ on stdout.`,
 // missingEndorsements lists the kids of the document that no valid
 // endorsement among ends covers; invalid endorsements are reported by
 // ParseGenesis afterwards.
-func missingEndorsements(doc []byte, d *registry.GenesisDocument, ends [][]byte) []string {
+func missingEndorsements(doc []byte, d *trust.GenesisDocument, ends [][]byte) []string {
 	var kids []string
 	lookup := map[string]jws.Key{}
 	for _, m := range d.Members {
@@ -456,13 +459,13 @@ func (m keyMap) LookupKey(kid string) (jws.Key, bool) { k, ok := m[kid]; return 
 func newGenesisVerifyCmd(e *env) *cobra.Command {
 	var genesisFile, endFile, pin string
 	cmd := &cobra.Command{
-		Use:   "verify --genesis genesis.json --endorsements genesis.endorsements.json [--pin SHA256]",
+		Use:   "verify --genesis genesis.json --endorsements genesis.endorsements.json [--genesis-sha256 SHA256]",
 		Short: "Check a genesis and its endorsements as a node does at start",
 		Long: `Check a genesis document and its endorsements file exactly as a node does
 before it starts: the document is valid, every key listed endorsed exactly
-these bytes and, with --pin, the document's SHA-256 is the pin. Exit 0 and
+these bytes and, with --genesis-sha256, the document's SHA-256 is the pin. Exit 0 and
 the pin on stdout when the genesis is acceptable, 1 when it is not.`,
-		Example: `  crvsx registry genesis verify --genesis genesis.json --endorsements genesis.endorsements.json --pin 5d41…`,
+		Example: `  crvsx registry genesis verify --genesis genesis.json --endorsements genesis.endorsements.json --genesis-sha256 5d41…`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if genesisFile == "" || endFile == "" {
@@ -491,16 +494,17 @@ the pin on stdout when the genesis is acceptable, 1 when it is not.`,
 	}
 	cmd.Flags().StringVar(&genesisFile, "genesis", "", "the genesis document")
 	cmd.Flags().StringVar(&endFile, "endorsements", "", "the endorsements file")
-	cmd.Flags().StringVar(&pin, "pin", "", "the expected genesis SHA-256 (hex)")
+	cmd.Flags().StringVar(&pin, "genesis-sha256", "", "the expected genesis SHA-256 (hex): the network's pin")
+	e.deprecatedAlias(cmd, "pin", "genesis-sha256")
 	return cmd
 }
 
-func loadGenesis(doc, endorsementsFile []byte) (*registry.Genesis, error) {
-	ends, err := registry.ParseEndorsementsFile(endorsementsFile, doc)
+func loadGenesis(doc, endorsementsFile []byte) (*trust.Genesis, error) {
+	ends, err := trust.ParseEndorsementsFile(endorsementsFile, doc)
 	if err != nil {
 		return nil, err
 	}
-	g, err := registry.ParseGenesis(doc, ends)
+	g, err := trust.ParseGenesis(doc, ends)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/node/pintls"
+	"github.com/ecrn/crvsx/protocol"
 	"github.com/spf13/cobra"
 )
 
@@ -18,8 +19,10 @@ func newNodeKeyCmd(e *env) *cobra.Command {
 		Long: `Every node has a TLS key; nodes authenticate each other with mutual TLS 1.3
 and no CA: each side checks that the SHA-256 of the other's public key
 (SubjectPublicKeyInfo) is the pin registered for that node in the registry
-(DESIGN §13). The certificate only carries the key and can be re-issued
+(node/registry/DESIGN.md §13). The certificate only carries the key and can be re-issued
 freely; changing the key needs a node.register with the new pin.`,
+		Example: `  crvsx registry node-key generate --node-id TJ-MOJ-CRVS --out ./tls
+  crvsx registry node-key pin tls/TJ-MOJ-CRVS.tls.crt`,
 	}
 	nk.AddCommand(newNodeKeyGenerateCmd(e), newNodeKeyPinCmd(e))
 	return nk
@@ -28,7 +31,7 @@ freely; changing the key needs a node.register with the new pin.`,
 func newNodeKeyGenerateCmd(e *env) *cobra.Command {
 	var node, alg, out string
 	cmd := &cobra.Command{
-		Use:   "generate --node NODE-ID [--alg ES256|EdDSA] --out DIR",
+		Use:   "generate --node-id NODE-ID [--alg ES256|EdDSA] --out DIR",
 		Short: "Generate a node TLS key and self-signed certificate; print the pin",
 		Long: `Generate a node's TLS key (ECDSA P-256 by default, or Ed25519) and a
 self-signed certificate, and write them to DIR:
@@ -39,21 +42,21 @@ self-signed certificate, and write them to DIR:
 The pin (hex SHA-256 of the public key's SubjectPublicKeyInfo) is printed
 on stdout: it goes into the genesis spec ("tlsSpkiSha256", or give the
 certificate as "tlsCertFile") or into a node.register command.`,
-		Example: `  crvsx registry node-key generate --node TJ-MOJ-CRVS --out ./tls`,
+		Example: `  crvsx registry node-key generate --node-id TJ-MOJ-CRVS --out ./tls`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if node == "" || out == "" {
-				return fmt.Errorf("--node NODE-ID and --out DIR are required")
+				return fmt.Errorf("--node-id NODE-ID and --out DIR are required")
 			}
-			cert, err := registry.GenerateNodeTLSKey(node, alg)
+			cert, err := pintls.Generate(node, alg)
 			if err != nil {
 				return err
 			}
-			certPEM, keyPEM, err := registry.EncodeNodeTLSKey(cert)
+			certPEM, keyPEM, err := pintls.Encode(cert)
 			if err != nil {
 				return err
 			}
-			pin, err := registry.CertificatePin(cert)
+			pin, err := pintls.Pin(cert)
 			if err != nil {
 				return err
 			}
@@ -65,7 +68,8 @@ certificate as "tlsCertFile") or into a node.register command.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&node, "node", "", "the node id (SPEC §2), e.g. TJ-MOJ-CRVS")
+	cmd.Flags().StringVar(&node, "node-id", "", "the node id (SPEC §2), e.g. TJ-MOJ-CRVS")
+	e.deprecatedAlias(cmd, "node", "node-id")
 	cmd.Flags().StringVar(&alg, "alg", "ES256", "key algorithm: ES256 (ECDSA P-256) or EdDSA (Ed25519)")
 	cmd.Flags().StringVar(&out, "out", "", "directory to write the key and certificate to")
 	return cmd
@@ -102,5 +106,5 @@ func pinOfCertFile(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
-	return registry.SPKIPin(c.RawSubjectPublicKeyInfo), nil
+	return protocol.SPKIPin(c.RawSubjectPublicKeyInfo), nil
 }

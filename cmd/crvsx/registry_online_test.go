@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrn/crvsx/node/pintls"
 	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -47,7 +49,7 @@ func startOnlineCluster(t *testing.T, members ...string) (*ceremony, []*onlineNo
 	}, members...)
 	g, err := loadGenesisFiles(c.genesis, c.endorsements)
 	require.NoError(t, err)
-	genView := registry.NewTrustView(registry.NewState(g))
+	genView := trust.NewView(trust.NewState(g))
 	var nodes []*onlineNode
 	for i, m := range members {
 		f := c.founders[m]
@@ -55,11 +57,11 @@ func startOnlineCluster(t *testing.T, members ...string) (*ceremony, []*onlineNo
 		require.NoError(t, err)
 		keyPEM, err := os.ReadFile(f.tlsKey)
 		require.NoError(t, err)
-		cert, err := registry.LoadNodeTLSKey(certPEM, keyPEM)
+		cert, err := pintls.Load(certPEM, keyPEM)
 		require.NoError(t, err)
 		n := &onlineNode{id: m + "-N1", url: "https://" + apiLns[i].Addr().String()}
-		n.pin, _ = registry.CertificatePin(cert)
-		view := func() *registry.TrustView {
+		n.pin, _ = pintls.Pin(cert)
+		view := func() *trust.View {
 			if r := n.reg.Load(); r != nil {
 				return r.View()
 			}
@@ -77,7 +79,7 @@ func startOnlineCluster(t *testing.T, members ...string) (*ceremony, []*onlineNo
 		n.reg.Store(r)
 		api, err := registry.NewAPI(registry.APIConfig{Backend: r})
 		require.NoError(t, err)
-		srv := &http.Server{Handler: api, TLSConfig: registry.APIServerTLSConfig(cert), ErrorLog: log.New(io.Discard, "", 0), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: api, TLSConfig: pintls.ServerConfig(cert), ErrorLog: log.New(io.Discard, "", 0), ReadHeaderTimeout: 5 * time.Second}
 		go srv.ServeTLS(apiLns[i], "", "")
 		t.Cleanup(func() {
 			srv.Close()
@@ -149,8 +151,9 @@ func TestRegistryOnline(t *testing.T) {
 			other = nodes[1]
 		}
 		r = run(t, nil, "registry", "status", "--node", f.url, "--node-pin", other.pin)
-		assert.Equal(t, exitUsage, r.code)
+		assert.Equal(t, exitUnreachable, r.code, "a TLS key that is not the pinned one: the node could not be reached")
 		assert.Contains(t, r.stderr, "not the pinned")
+		assert.Contains(t, r.stderr, "check --node-pin")
 	})
 	t.Run("ok/members", func(t *testing.T) {
 		r := reg(t, "members")
@@ -186,6 +189,18 @@ func TestRegistryOnline(t *testing.T) {
 		r := reg(t, "propose", "--key", tj.govPriv, "--type", "member.suspend", "--args", `{"member":"FR","reason":"x"}`)
 		assert.Equal(t, exitInvalid, r.code)
 		assert.Contains(t, r.stderr, `unknown member "FR"`)
+	})
+	t.Run("fail/mistyped-command-type", func(t *testing.T) {
+		for _, cmd := range []string{"propose", "submit"} {
+			r := reg(t, cmd, "--key", tj.govPriv, "--type", "member.suspnd", "--args", `{"member":"KZ","reason":"x"}`)
+			assert.Equal(t, exitUsage, r.code, cmd)
+			assert.Contains(t, r.stderr, "unknown command type", cmd)
+			assert.Contains(t, r.stderr, "did you mean member.suspend?", cmd)
+			assert.NotContains(t, r.stderr, "not a network command", cmd)
+		}
+		r := reg(t, "propose", "--key", tj.govPriv, "--type", "key.rotate")
+		assert.Equal(t, exitUsage, r.code)
+		assert.Contains(t, r.stderr, "self command")
 	})
 	t.Run("fail/threshold-not-met", func(t *testing.T) {
 		r := reg(t, "submit", "--key", tj.govPriv, "--type", "member.suspend", "--args", `{"member":"KZ","reason":"audit"}`)
@@ -244,7 +259,7 @@ func TestRegistryOnline(t *testing.T) {
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			r = run(t, nil, append([]string{"registry", "submit", "--entry", entry}, node...)...)
-			if r.code != exitUsage || !strings.Contains(r.stderr, "UNAVAILABLE") || time.Now().After(deadline) {
+			if r.code != exitInvalid || !strings.Contains(r.stderr, "UNAVAILABLE") || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -254,15 +269,15 @@ func TestRegistryOnline(t *testing.T) {
 	})
 	t.Run("ok/bundle-then-verify-offline", func(t *testing.T) {
 		bundle := filepath.Join(dir, "bundle.json")
-		r := reg(t, "bundle", "--out", bundle, "--pin", c.pin)
+		r := reg(t, "bundle", "--out", bundle, "--genesis-sha256", c.pin)
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Contains(t, r.stderr, "replayed")
 		// TR's key was revoked as compromised 10 minutes ago: a message
 		// it signed now is refused, one from an hour ago verifies.
-		r = run(t, nil, "verify", "--bundle", bundle, "--pin", c.pin, signAt(t, dir, tr, time.Now().Add(-time.Minute)))
+		r = run(t, nil, "verify", "--bundle", bundle, "--genesis-sha256", c.pin, signAt(t, dir, tr, time.Now().Add(-time.Minute)))
 		assert.Equal(t, exitInvalid, r.code, r.stderr)
 		assert.Contains(t, r.stderr, "KEY_NOT_VALID")
-		r = run(t, nil, "verify", "--bundle", bundle, "--pin", c.pin, signAt(t, dir, tr, time.Now().Add(-50*time.Minute)))
+		r = run(t, nil, "verify", "--bundle", bundle, "--genesis-sha256", c.pin, signAt(t, dir, tr, time.Now().Add(-50*time.Minute)))
 		assert.Equal(t, 0, r.code, r.stderr)
 	})
 }

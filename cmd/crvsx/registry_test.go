@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecrn/crvsx/node/registry"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
 	"github.com/ecrn/crvsx/protocol/protocoltest"
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -86,7 +86,7 @@ func mustGenesisSpecAt(t *testing.T, dir string, genesisTime time.Time, addrs fu
 		f.sigPriv, f.sigPub = mustKeys(t, filepath.Join(dir, "keys", m, "sig"), m, "EdDSA")
 		f.gov, f.sig = mustSigner(t, f.govPriv), mustSigner(t, f.sigPriv)
 		nodeID := m + "-N1"
-		r := run(t, nil, "registry", "node-key", "generate", "--node", nodeID, "--out", filepath.Join(dir, "tls"))
+		r := run(t, nil, "registry", "node-key", "generate", "--node-id", nodeID, "--out", filepath.Join(dir, "tls"))
 		require.Equal(t, 0, r.code, r.stderr)
 		f.tlsCert, f.tlsKey = filepath.Join(dir, "tls", nodeID+".tls.crt"), filepath.Join(dir, "tls", nodeID+".tls.key")
 		pin := run(t, nil, "registry", "node-key", "pin", f.tlsCert)
@@ -200,7 +200,7 @@ func TestRegistryGenesisCeremony(t *testing.T) {
 		assert.Equal(t, pin, strings.TrimSpace(r.stdout), "finalize prints the pin")
 	})
 	t.Run("ok/verify-as-a-node-does", func(t *testing.T) {
-		r := run(t, nil, "registry", "genesis", "verify", "--genesis", gen, "--endorsements", endFile, "--pin", pin)
+		r := run(t, nil, "registry", "genesis", "verify", "--genesis", gen, "--endorsements", endFile, "--genesis-sha256", pin)
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Equal(t, pin, strings.TrimSpace(r.stdout))
 		g, err := loadGenesisFiles(gen, endFile)
@@ -210,13 +210,13 @@ func TestRegistryGenesisCeremony(t *testing.T) {
 		assert.Equal(t, strings.TrimSpace(kzPin.stdout), g.Document().Nodes[2].TLSSPKISHA256, "tlsCertFile became the node's pin")
 	})
 	t.Run("fail/verify-other-pin", func(t *testing.T) {
-		r := run(t, nil, "registry", "genesis", "verify", "--genesis", gen, "--endorsements", endFile, "--pin", strings.Repeat("ab", 32))
+		r := run(t, nil, "registry", "genesis", "verify", "--genesis", gen, "--endorsements", endFile, "--genesis-sha256", strings.Repeat("ab", 32))
 		assert.Equal(t, exitInvalid, r.code)
 		assert.Contains(t, r.stderr, "does not match the pin")
 	})
 }
 
-func loadGenesisFiles(doc, ends string) (*registry.Genesis, error) {
+func loadGenesisFiles(doc, ends string) (*trust.Genesis, error) {
 	d, err := os.ReadFile(doc)
 	if err != nil {
 		return nil, err
@@ -232,9 +232,9 @@ func loadGenesisFiles(doc, ends string) (*registry.Genesis, error) {
 // returns the trust bundle, for offline verification tests.
 type history struct {
 	t       *testing.T
-	g       *registry.Genesis
-	s       *registry.State
-	entries []registry.Entry
+	g       *trust.Genesis
+	s       *trust.State
+	entries []trust.Entry
 	index   uint64
 	ids     int
 }
@@ -242,7 +242,7 @@ type history struct {
 func newHistory(t *testing.T, c *ceremony) *history {
 	g, err := loadGenesisFiles(c.genesis, c.endorsements)
 	require.NoError(t, err)
-	return &history{t: t, g: g, s: registry.NewState(g)}
+	return &history{t: t, g: g, s: trust.NewState(g)}
 }
 
 // apply signs a command of the first signer's member issued at `at`,
@@ -250,22 +250,22 @@ func newHistory(t *testing.T, c *ceremony) *history {
 func (h *history) apply(at time.Time, typ string, args any, signers ...*jws.Signer) {
 	h.t.Helper()
 	h.ids++
-	c, err := registry.NewCommand(h.g.Hash(), protocol.NewUUID(), typ, registry.TimestampOf(at), signers[0].Member(), args)
+	c, err := trust.NewCommand(h.g.Hash(), protocol.NewUUID(), typ, trust.TimestampOf(at), signers[0].Member(), args)
 	require.NoError(h.t, err)
 	data, err := c.Sign(signers...)
 	require.NoError(h.t, err)
 	h.index += 2 // gaps are fine (configuration entries)
-	e := registry.Entry{Index: h.index, Time: registry.TimestampOf(at), Data: data}
-	next, res, err := registry.Apply(h.s, e)
+	e := trust.Entry{Index: h.index, Time: trust.TimestampOf(at), Data: data}
+	next, res, err := trust.Apply(h.s, e)
 	require.NoError(h.t, err)
-	require.Equal(h.t, registry.OutcomeAccepted, res.Outcome, "%s: %s %s", typ, res.Reason, res.Detail)
+	require.Equal(h.t, trust.OutcomeAccepted, res.Outcome, "%s: %s %s", typ, res.Reason, res.Detail)
 	h.s = next
 	h.entries = append(h.entries, e)
 }
 
 func (h *history) bundle(path string) {
 	h.t.Helper()
-	b, err := registry.NewBundle(h.g, h.entries, h.s.ChainHead()).Marshal()
+	b, err := trust.NewBundle(h.g, h.entries, h.s.ChainHead()).Marshal()
 	require.NoError(h.t, err)
 	require.NoError(h.t, os.WriteFile(path, b, 0o644))
 }
@@ -284,7 +284,7 @@ func signAt(t *testing.T, dir string, f *founder, at time.Time) string {
 }
 
 // TestVerifyBundle is the offline crisis responder: a trust bundle, the
-// genesis pin, and messages verified as of their own time (DESIGN §10, §12).
+// genesis pin, and messages verified as of their own time (protocol/REGISTRY.md §10, §12).
 func TestVerifyBundle(t *testing.T) {
 	g0 := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Second)
 	day := 24 * time.Hour
@@ -293,15 +293,15 @@ func TestVerifyBundle(t *testing.T) {
 
 	h := newHistory(t, c)
 	// TJ retires its signing key at g0+10d (self command).
-	h.apply(g0.Add(10*day), registry.CmdKeyRetire, registry.KeyRetireArgs{Kid: tj.sig.Kid()}, tj.gov)
+	h.apply(g0.Add(10*day), trust.CmdKeyRetire, trust.KeyRetireArgs{Kid: tj.sig.Kid()}, tj.gov)
 	// TR learns at g0+20d that its signing key was stolen at g0+15d.
-	h.apply(g0.Add(20*day), registry.CmdKeyRevoke, registry.KeyRevokeArgs{Kid: tr.sig.Kid(), Reason: registry.RevokeCompromised,
-		CompromisedSince: registry.TimestampOf(g0.Add(15 * day))}, tr.gov)
+	h.apply(g0.Add(20*day), trust.CmdKeyRevoke, trust.KeyRevokeArgs{Kid: tr.sig.Kid(), Reason: trust.RevokeCompromised,
+		CompromisedSince: trust.TimestampOf(g0.Add(15 * day))}, tr.gov)
 	bundle := filepath.Join(c.dir, "trust-bundle.json")
 	h.bundle(bundle)
 
 	verify := func(t *testing.T, msg string, extra ...string) result {
-		return run(t, nil, append([]string{"verify", "--bundle", bundle, "--pin", c.pin}, append(extra, msg)...)...)
+		return run(t, nil, append([]string{"verify", "--bundle", bundle, "--genesis-sha256", c.pin}, append(extra, msg)...)...)
 	}
 	t.Run("ok/key-valid-at-createdAt", func(t *testing.T) {
 		r := verify(t, signAt(t, c.dir, kz, g0.Add(3*day)))
@@ -343,7 +343,7 @@ func TestVerifyBundle(t *testing.T) {
 	})
 	t.Run("fail/bundle-with-another-pin", func(t *testing.T) {
 		other := mustCeremony(t, g0, "TJ", "TR")
-		r := run(t, nil, "verify", "--bundle", bundle, "--pin", other.pin, signAt(t, c.dir, kz, g0.Add(3*day)))
+		r := run(t, nil, "verify", "--bundle", bundle, "--genesis-sha256", other.pin, signAt(t, c.dir, kz, g0.Add(3*day)))
 		assert.Equal(t, exitInvalid, r.code)
 		assert.Contains(t, r.stderr, "another genesis")
 		assert.Empty(t, r.stdout)
@@ -356,17 +356,17 @@ func TestVerifyBundle(t *testing.T) {
 		edited, _ := json.Marshal(b)
 		f := filepath.Join(c.dir, "edited-bundle.json")
 		require.NoError(t, os.WriteFile(f, edited, 0o644))
-		r := run(t, nil, "verify", "--bundle", f, "--pin", c.pin, signAt(t, c.dir, kz, g0.Add(3*day)))
+		r := run(t, nil, "verify", "--bundle", f, "--genesis-sha256", c.pin, signAt(t, c.dir, kz, g0.Add(3*day)))
 		assert.Equal(t, exitInvalid, r.code)
 		assert.Contains(t, r.stderr, "chain head mismatch")
 	})
 	t.Run("fail/bundle-without-pin", func(t *testing.T) {
 		r := run(t, nil, "verify", "--bundle", bundle, signAt(t, c.dir, kz, g0.Add(3*day)))
 		assert.Equal(t, exitUsage, r.code)
-		assert.Contains(t, r.stderr, "--pin")
+		assert.Contains(t, r.stderr, "--genesis-sha256")
 	})
 	t.Run("fail/trust-and-bundle", func(t *testing.T) {
-		r := run(t, nil, "verify", "--bundle", bundle, "--pin", c.pin, "--trust", bundle, "x.jws")
+		r := run(t, nil, "verify", "--bundle", bundle, "--genesis-sha256", c.pin, "--trust", bundle, "x.jws")
 		assert.Equal(t, exitUsage, r.code)
 		assert.Contains(t, r.stderr, "alternatives")
 	})

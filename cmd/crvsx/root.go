@@ -6,30 +6,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ecrn/crvsx/node/server"
 	"github.com/spf13/cobra"
 )
-
-// Exit codes of every command.
-const (
-	exitOK      = 0 // success; for verify and validate: the input is valid
-	exitInvalid = 1 // the input was examined and is not valid
-	exitUsage   = 2 // bad flags or arguments, unreadable files, internal errors
-)
-
-// exitError carries an exit code out of a cobra RunE. Its message, if any,
-// has already been printed by the command when silent is true.
-type exitError struct {
-	code   int
-	err    error
-	silent bool
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// invalid reports "the input is not valid" (exit 1); the command has
-// printed the details.
-func invalid(err error) error { return &exitError{code: exitInvalid, err: err, silent: true} }
 
 // env is what every command reads and writes instead of the process globals.
 type env struct {
@@ -40,6 +19,7 @@ type env struct {
 // Main runs the crvsx command line with args (without the program name) and
 // returns the process exit code. main() is its only caller besides tests.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	server.SetBuildInfo(version, commit) // the linker's, for versionLine and crvsx_build_info
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := newRoot(e)
 	root.SetArgs(args)
@@ -51,14 +31,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return exitOK
 	}
 	var xe *exitError
-	if errors.As(err, &xe) {
-		if !xe.silent {
-			fmt.Fprintln(stderr, "crvsx:", xe.err)
-		}
-		return xe.code
+	if !errors.As(err, &xe) || !xe.silent {
+		fmt.Fprintln(stderr, "crvsx:", describe(err))
 	}
-	fmt.Fprintln(stderr, "crvsx:", err)
-	return exitUsage
+	return exitCode(err)
 }
 
 func newRoot(e *env) *cobra.Command {
@@ -71,11 +47,16 @@ schemas, and benchmarks. Messages are JWS-signed vital-event records
 (protocol/SPEC.md); every check a node makes on an inbound message is
 available offline through "crvsx verify".
 
-Exit codes: 0 success (valid), 1 the input is not valid, 2 usage or
-internal error.`,
+` + exitCodes,
+		Example: `  go run ./cmd/crvsx devnet
+  crvsx keys generate --member TR --out ~/crvsx-keys
+  crvsx send --node http://127.0.0.1:8080 --token-file tokens --wait 30s birth.json
+  crvsx registry status --node http://127.0.0.1:8081 --token-file admin-tokens`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionLine(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(
 		newKeysCmd(e),
 		newSignCmd(e),
@@ -87,6 +68,38 @@ internal error.`,
 		newDevnetCmd(e),
 		newSendCmd(e),
 		newInboxCmd(e),
+		newVersionCmd(e),
+		newConformCmd(e),
 	)
 	return root
+}
+
+// deprecatedAlias adds --old as a hidden alias of cmd's flag --name: it
+// sets the same value and, when used, says on stderr that it goes away.
+// (pflag's own notice would go to stdout, where a command's output is.)
+func (e *env) deprecatedAlias(cmd *cobra.Command, old, name string) {
+	f := cmd.Flags().Lookup(name)
+	cmd.Flags().Var(f.Value, old, "deprecated: use --"+name)
+	_ = cmd.Flags().MarkHidden(old)
+	e.deprecated(cmd, func(c *cobra.Command) string {
+		if !c.Flags().Changed(old) {
+			return ""
+		}
+		return fmt.Sprintf("--%s is deprecated: use --%s; --%s goes away in the next release", old, name, old)
+	})
+}
+
+// deprecated makes cmd print notice(cmd), if not "", on stderr before it
+// runs.
+func (e *env) deprecated(cmd *cobra.Command, notice func(*cobra.Command) string) {
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		if n := notice(c); n != "" {
+			fmt.Fprintln(e.stderr, "crvsx:", n)
+		}
+		if prev != nil {
+			return prev(c, args)
+		}
+		return nil
+	}
 }

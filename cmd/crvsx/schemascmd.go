@@ -13,6 +13,8 @@ func newSchemasCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "schemas",
 		Short: "List the embedded schemas and validate documents against them",
+		Example: `  crvsx schemas list
+  crvsx schemas validate birth.json`,
 	}
 	c.AddCommand(newSchemasListCmd(e), newSchemasValidateCmd(e))
 	return c
@@ -23,7 +25,9 @@ func newSchemasListCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the embedded schema bundles and their schemas",
-		Args:  cobra.NoArgs,
+		Example: `  crvsx schemas list
+  crvsx schemas list --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			infos := schemas.Default().Schemas()
 			if asJSON {

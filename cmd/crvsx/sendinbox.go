@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -13,26 +14,32 @@ import (
 
 // localFlags are the flags of the commands that talk to a node's local API.
 type localFlags struct {
-	url, tokenFile, token string
+	url, tokenFile string
+	timeout        time.Duration
 }
 
 func (f *localFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.url, "node", "", "the node's local API base URL, e.g. http://127.0.0.1:8080 (required)")
 	cmd.Flags().StringVar(&f.tokenFile, "token-file", "", "a file with the bearer token (\"name token\" lines, or the token alone)")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 30*time.Second, "time limit of each request to the node")
 }
 
 func (f *localFlags) client() (*server.LocalClient, error) {
-	if f.url == "" {
-		return nil, errors.New("--node URL is required")
+	u, err := nodeURL("node", f.url)
+	if err != nil {
+		return nil, err
 	}
 	if f.tokenFile == "" {
 		return nil, errors.New("--token-file FILE is required (tokens never go on the command line)")
+	}
+	if f.timeout <= 0 {
+		return nil, errors.New("--timeout must be positive")
 	}
 	tok, err := firstToken(f.tokenFile)
 	if err != nil {
 		return nil, err
 	}
-	return &server.LocalClient{BaseURL: f.url, Token: tok}, nil
+	return &server.LocalClient{BaseURL: u, Token: tok, HTTP: &http.Client{Timeout: f.timeout}}, nil
 }
 
 func newSendCmd(e *env) *cobra.Command {
@@ -60,7 +67,7 @@ the submission until every recipient has a receipt or the time is up
 			if err != nil {
 				return err
 			}
-			msg, err := e.readInput(args[0], maxInputBytes)
+			msg, err := e.readMessage(args[0])
 			if err != nil {
 				return err
 			}
@@ -72,11 +79,6 @@ the submission until every recipient has a receipt or the time is up
 			}
 			v, err := c.Submit(cmd.Context(), msg, to, id)
 			if err != nil {
-				var pe *server.ProblemError
-				if errors.As(err, &pe) {
-					fmt.Fprintln(e.stderr, pe.Error())
-					return invalid(err)
-				}
 				return err
 			}
 			if wait > 0 {
@@ -133,17 +135,30 @@ func newInboxCmd(e *env) *cobra.Command {
 		Use:   "inbox --node URL --token-file FILE [--after N] [--limit N] [--ack]",
 		Short: "Read the messages a node received (the national system's side)",
 		Long: `Read received, verified messages from a node's inbox in the order they were
-accepted (so in order per sender), after the cursor --after, as JSON lines:
+accepted (so in order per sender), as JSON lines:
 {"seq", "sender", "messageId", "messageType", "receivedAt", "sha256", "message"}.
---ack acknowledges what was read, so that the next read starts after it
-(without --ack the national system's cursor does not move: at-least-once).`,
-		Example: `  crvsx inbox --node http://127.0.0.1:8080 --token-file tokens
-  crvsx inbox --node http://127.0.0.1:8080 --token-file tokens --after 42 --ack`,
+
+The read starts after the national system's acknowledged cursor, which the
+node keeps; --after N starts after N instead (--after 0 reads everything
+again). --ack acknowledges what was read, so that the next read starts
+after it; without --ack the cursor does not move and the next read returns
+the same records again (at-least-once).`,
+		Example: `  crvsx inbox --node http://127.0.0.1:8080 --token-file tokens --ack
+  crvsx inbox --node http://127.0.0.1:8080 --token-file tokens --after 0 --limit 10`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := lf.client()
 			if err != nil {
 				return err
+			}
+			if !cmd.Flags().Changed("after") {
+				// The answer of every read names the acknowledged cursor:
+				// a read of one record learns it.
+				p, err := c.Inbox(cmd.Context(), 0, 1)
+				if err != nil {
+					return err
+				}
+				after = p.Acked
 			}
 			p, err := c.Inbox(cmd.Context(), after, limit)
 			if err != nil {
@@ -158,25 +173,20 @@ accepted (so in order per sender), after the cursor --after, as JSON lines:
 					return err
 				}
 			}
-			if ack && len(p.Records) > 0 {
+			acked := p.Acked
+			if ack && len(p.Records) > 0 && p.Next > acked {
 				if err := c.Ack(cmd.Context(), p.Next); err != nil {
 					return err
 				}
+				acked = p.Next
 			}
-			fmt.Fprintf(e.stderr, "%d records, next cursor %d, acknowledged up to %d\n", len(p.Records), p.Next, max(p.Acked, ackedIf(ack, p.Next)))
+			fmt.Fprintf(e.stderr, "%d records after %d, next cursor %d, acknowledged up to %d\n", len(p.Records), after, p.Next, acked)
 			return nil
 		},
 	}
 	lf.add(cmd)
-	cmd.Flags().Uint64Var(&after, "after", 0, "read records after this sequence number")
+	cmd.Flags().Uint64Var(&after, "after", 0, "read records after this sequence number (default: after the acknowledged cursor)")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many records (1…1000)")
 	cmd.Flags().BoolVar(&ack, "ack", false, "acknowledge the records read")
 	return cmd
-}
-
-func ackedIf(ack bool, n uint64) uint64 {
-	if ack {
-		return n
-	}
-	return 0
 }

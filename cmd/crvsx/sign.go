@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/ecrn/crvsx/protocol"
-	"github.com/ecrn/crvsx/protocol/jws"
 	"github.com/ecrn/crvsx/schemas"
 	"github.com/spf13/cobra"
 )
@@ -30,16 +29,9 @@ The typ defaults to the one that carries the message's type
 		Example: `  crvsx sign --key keys/TJ_abc.private.jwk birth.json > birth.jws`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if keyFile == "" {
-				return fmt.Errorf("--key PRIVATE.jwk is required")
-			}
-			kb, err := e.readInput(keyFile, 64<<10)
+			signer, err := e.readSigner(keyFile)
 			if err != nil {
 				return err
-			}
-			signer, err := jws.ParsePrivateJWK(kb)
-			if err != nil {
-				return fmt.Errorf("%s: %w", keyFile, err)
 			}
 			raw, err := e.readInput(args[0], maxInputBytes)
 			if err != nil {

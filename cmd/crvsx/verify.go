@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node/exchange"
-	"github.com/ecrn/crvsx/node/registry"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/spf13/cobra"
 )
 
@@ -23,7 +23,7 @@ func newVerifyCmd(e *env) *cobra.Command {
 		asJSON    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "verify (--trust JWKS.json | --bundle BUNDLE.json --pin SHA256) [--typ T] [--max-age D] FILE|-",
+		Use:   "verify (--trust JWKS.json | --bundle BUNDLE.json --genesis-sha256 SHA256) [--typ T] [--max-age D] FILE|-",
 		Short: "Verify a signed message offline, as a node would",
 		Long: `Verify a compact JWS message offline with every check a node runs on an
 inbound message that does not need the registry (protocol/SPEC.md §6): the
@@ -36,7 +36,8 @@ The trusted keys come from one of:
   --trust JWKS.json   a JWK Set: keys without validity intervals or status;
   --bundle FILE       a registry trust bundle ("crvsx registry bundle"),
                       replayed offline with the same code the nodes run,
-                      from the genesis pinned by --pin (or --genesis FILE).
+                      from the genesis pinned by --genesis-sha256 (or
+                      --genesis FILE).
                       The key must also have been valid when the message
                       was created: not before its notBefore, not after its
                       retirement or expiry, not after "compromised since",
@@ -56,14 +57,14 @@ also prints the RFC 9457 problem document on stdout); exit 2 on usage
 errors.`,
 		Example: `  crvsx keys jwks keys/*.public.jwk > trust.json
   crvsx verify --trust trust.json birth.jws
-  crvsx verify --bundle trust-bundle.json --pin 5d41402abc4b2a76b9719d911017c592… birth.jws
+  crvsx verify --bundle trust-bundle.json --genesis-sha256 5d41402abc4b2a76b9719d911017c592… birth.jws
   crvsx verify --trust trust.json --max-age 168h --json - < birth.jws`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var (
 				keys     jws.KeyLookup
 				validity exchange.KeyValidity
-				view     *registry.TrustView
+				view     *trust.View
 			)
 			switch {
 			case trustFile != "" && bundle.file != "":
@@ -116,7 +117,7 @@ errors.`,
 		},
 	}
 	cmd.Flags().StringVar(&trustFile, "trust", "", "JWK Set (RFC 7517) of the trusted public keys")
-	bundle.register(cmd)
+	bundle.register(e, cmd)
 	cmd.Flags().StringVar(&typ, "typ", "", "the typ the message must have (default: the one its messageType travels as)")
 	cmd.Flags().DurationVar(&maxAge, "max-age", 0, "refuse a message created longer ago than this (0: no age limit)")
 	cmd.Flags().DurationVar(&skew, "skew", 5*time.Minute, "clock skew allowed for a createdAt in the future")

@@ -1,21 +1,21 @@
 package devnet
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
-	"github.com/ecrn/crvsx/node/devnet/samples"
 	"github.com/ecrn/crvsx/node/exchange"
-	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/node/internal/scaffold"
 	"github.com/ecrn/crvsx/node/server"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
+	"github.com/ecrn/crvsx/protocol/trust"
 )
 
 // Summary is what the demo did and saw.
@@ -46,6 +46,24 @@ type sent struct {
 	digest     string
 }
 
+// demoCountries are the members the demo needs.
+var demoCountries = []string{"TJ", "TR", "KZ"}
+
+// CheckDemo reports whether a network of these countries can run the demo,
+// which needs TJ, TR and KZ: crvsx devnet asks before it starts anything.
+func CheckDemo(countries []string) error {
+	var missing []string
+	for _, c := range demoCountries {
+		if !slices.Contains(countries, c) {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("devnet: the demo needs TJ, TR and KZ (missing: %s)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // Demo runs the devnet's demonstration on a started network of at least
 // TJ, TR and KZ, logging each step for a newcomer to follow:
 //
@@ -61,10 +79,8 @@ type sent struct {
 //
 // It returns the summary; its error is for a failure to run the demo.
 func Demo(ctx context.Context, n *Network, log *slog.Logger) (*Summary, error) {
-	for _, c := range []string{"TJ", "TR", "KZ"} {
-		if n.Members[c] == nil {
-			return nil, fmt.Errorf("devnet: the demo needs TJ, TR and KZ")
-		}
+	if err := CheckDemo(n.Countries()); err != nil {
+		return nil, err
 	}
 	d := &demo{n: n, log: log, sum: &Summary{}}
 	steps := []struct {
@@ -108,20 +124,9 @@ func (d *demo) client(c string) *server.LocalClient {
 // submit queues a sample from a member's national system (routing decides
 // the recipients) and returns what was queued.
 func (d *demo) submit(ctx context.Context, from, sample string) ([]sent, error) {
-	msg := samples.Get(sample)
-	if msg == nil {
-		return nil, fmt.Errorf("no sample %s", sample)
-	}
 	// A fresh messageId per submission: the node assigns one when the
 	// template has none.
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(msg))
-	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil {
-		return nil, err
-	}
-	delete(m, "messageId")
-	body, err := json.Marshal(m)
+	body, err := Template(sample)
 	if err != nil {
 		return nil, err
 	}
@@ -353,9 +358,9 @@ func (n *Network) RotateSigningKey(ctx context.Context, country string) error {
 	if err != nil {
 		return err
 	}
-	now := registry.TimestampOf(time.Now())
-	cmd, err := registry.NewCommand(n.Manifest.GenesisSHA256, protocol.NewUUID(), registry.CmdKeyRotate, now, country,
-		registry.KeyRotateArgs{Old: old.Kid(), Key: registry.KeySpec{Role: registry.RoleSigning, JWK: jwk, NotBefore: now - 60, NotAfter: now + 5*365*86400}})
+	now := trust.TimestampOf(time.Now())
+	cmd, err := trust.NewCommand(n.Manifest.GenesisSHA256, protocol.NewUUID(), trust.CmdKeyRotate, now, country,
+		trust.KeyRotateArgs{Old: old.Kid(), Key: trust.KeySpec{Role: trust.RoleSigning, JWK: jwk, NotBefore: now - 60, NotAfter: now + 5*365*86400}})
 	if err != nil {
 		return err
 	}
@@ -398,7 +403,7 @@ func (n *Network) RotateSigningKey(ctx context.Context, country string) error {
 		return err
 	}
 	tmp := m.Config.Keys.SigningKey + ".new"
-	if err := writeFile(tmp, priv, 0o600); err != nil {
+	if err := scaffold.WriteFile(tmp, priv, 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, m.Config.Keys.SigningKey)

@@ -1,34 +1,41 @@
 // Package devnet is the in-process multi-country network of `crvsx devnet`
 // and of the node's end-to-end tests: it generates everything a network
 // needs (each member's governance, signing and TLS keys, a genesis every
-// key endorses, node configurations and local API tokens) in a folder, then
+// key endorses, node configurations, local and admin API tokens, and a
+// message each member's national system can send) in a folder, then
 // runs one real member node per country — real listeners on loopback,
 // real stores with fsync, a real 3-voter Raft registry over pinned mutual
 // TLS — in this process.
 //
 // A Network is safe for concurrent use once started; a folder can be
 // started again and keeps its data.
+//
+// Imports: node, node/devnet/samples, node/exchange, node/internal/scaffold, node/pintls,
+// node/server, protocol, protocol/jws and protocol/trust.
 package devnet
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/ecrn/crvsx/node/internal/scaffold"
+
 	"github.com/ecrn/crvsx/node"
-	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/node/devnet/samples"
+	"github.com/ecrn/crvsx/node/pintls"
+	"github.com/ecrn/crvsx/node/server"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
+	"github.com/ecrn/crvsx/protocol/trust"
 )
 
 // NodeIDs are the node ids of the devnet's members.
@@ -56,6 +63,24 @@ type Manifest struct {
 	Configs       map[string]string `json:"configs"`       // country → node config file
 	Governance    map[string]string `json:"governanceKey"` // country → private governance JWK
 	Tokens        map[string]string `json:"tokens"`        // country → file with the local API token
+	// Samples are the messages each member's national system can submit
+	// as they are (country → file); a folder made before they were
+	// written has none.
+	Samples map[string]string `json:"samples,omitempty"`
+	// Later are the members left out of the genesis (Options.Later).
+	Later []string `json:"later,omitempty"`
+	// Published are, for an exported compose network, the host's
+	// addresses of each node's listeners (country → local, admin, health,
+	// peer).
+	Published map[string]Published `json:"published,omitempty"`
+}
+
+// Published are the host addresses (host:port) of a container's listeners.
+type Published struct {
+	Local  string `json:"local"`
+	Admin  string `json:"admin"`
+	Health string `json:"health"`
+	Peer   string `json:"peer"`
 }
 
 // Member is one country of a running network.
@@ -67,6 +92,16 @@ type Member struct {
 	// AdminToken is the admin API's bearer token.
 	AdminToken string
 	Gov        *jws.Signer
+	// TLSPin is the SPKI SHA-256 of the node's TLS key, as registered: what
+	// a client of its peer API pins (crvsx registry --node-pin).
+	TLSPin string
+	// Sample is a message file the member's national system can submit
+	// as it is ("" if the devnet has none for this member).
+	Sample string
+
+	// Options are passed to node.New each time the member's node starts
+	// (tests: node.WithStoreFault, node.WithClock).
+	Options []node.Option
 
 	mu     sync.Mutex
 	node   *node.Node
@@ -83,6 +118,10 @@ func (m *Member) Node() *node.Node {
 
 // LocalURL is the base URL of the member's local API.
 func (m *Member) LocalURL() string { return "http://" + m.Config.Listen.Local }
+
+// AdminURL is the base URL of the member's admin API (the operators'
+// tokens; it serves the registry API too).
+func (m *Member) AdminURL() string { return "http://" + m.Config.Listen.Admin }
 
 // PeerURL is the base URL of the member's peer API.
 func (m *Member) PeerURL() string { return "https://" + m.Config.Listen.Peer }
@@ -105,6 +144,31 @@ type Options struct {
 	NoSync bool
 	// Fast uses short Raft timeouts (loopback) instead of the WAN defaults.
 	Fast bool
+	// Later are members generated with keys and a node configuration but
+	// left out of the genesis: admitted later (Admit: member.admit, then
+	// node.register), their node joining the registry as a non-voter
+	// through registry.join. An in-process devnet does not start them.
+	Later []string
+	// MaxStaleness tightens the policy's staleness bound (10 minutes) in
+	// every node's configuration; zero keeps it.
+	MaxStaleness time.Duration
+
+	// layout places the nodes; nil is free loopback ports (ExportCompose
+	// sets one container per node).
+	layout func(i int, country string, ports []string) place
+}
+
+// place is where a node listens and how the others reach it.
+type place struct {
+	listen node.Listen
+	apiURL string // the peer API, as registered
+	raft   string // the Raft address, as registered
+}
+
+// loopback places node i on the five free loopback ports given.
+func loopback(_ int, _ string, ports []string) place {
+	return place{listen: node.Listen{Peer: ports[0], Local: ports[1], Admin: ports[2], Health: ports[3], Raft: ports[4]},
+		apiURL: "https://" + ports[0], raft: ports[4]}
 }
 
 // Open loads the network in dir, generating it first when dir has no
@@ -148,13 +212,35 @@ func Open(dir string, opts Options, log *slog.Logger) (*Network, error) {
 		if err != nil {
 			return nil, err
 		}
-		net.Members[c] = &Member{Country: c, NodeID: cfg.NodeID, Config: cfg, Token: tokenOf(tok), AdminToken: tokenOf(atok), Gov: gov}
+		pin, err := tlsPin(cfg)
+		if err != nil {
+			return nil, err
+		}
+		net.Members[c] = &Member{Country: c, NodeID: cfg.NodeID, Config: cfg, Token: tokenOf(tok), AdminToken: tokenOf(atok), Gov: gov,
+			TLSPin: pin, Sample: net.Manifest.Samples[c]}
 	}
 	return net, nil
 }
 
+// tlsPin is the pin of the node's TLS key.
+func tlsPin(cfg node.Config) (string, error) {
+	certPEM, err := os.ReadFile(cfg.Keys.TLSCert)
+	if err != nil {
+		return "", err
+	}
+	keyPEM, err := os.ReadFile(cfg.Keys.TLSKey)
+	if err != nil {
+		return "", err
+	}
+	cert, err := pintls.Load(certPEM, keyPEM)
+	if err != nil {
+		return "", err
+	}
+	return pintls.Pin(cert)
+}
+
 func tokenOf(b []byte) string {
-	tok, _ := node.FirstToken(b) // the devnet wrote the file itself
+	tok, _ := server.FirstToken(b) // the devnet wrote the file itself
 	return tok
 }
 
@@ -174,7 +260,8 @@ func (n *Network) Start(ctx context.Context) error {
 }
 
 // WaitReady waits until every running node serves and its registry
-// replica knows a leader.
+// replica knows a leader and is in sync with it (a replica never in sync
+// is stale, and its node holds received events back).
 func (n *Network) WaitReady(ctx context.Context) error {
 	for _, c := range n.Manifest.Countries {
 		m := n.Members[c]
@@ -187,10 +274,10 @@ func (n *Network) WaitReady(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		for nd.Registry().Status().Leader.ID == "" {
+		for nd.Registry().Status().Leader.ID == "" || nd.Registry().Fresh() != nil {
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("%s: no registry leader: %w", m.NodeID, ctx.Err())
+				return fmt.Errorf("%s: no registry leader, or not in sync with it: %w", m.NodeID, ctx.Err())
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
@@ -209,7 +296,7 @@ func (n *Network) StartMember(ctx context.Context, country string) error {
 	if m.node != nil {
 		return fmt.Errorf("devnet: %s is running", country)
 	}
-	nd, err := node.New(ctx, m.Config, n.Log)
+	nd, err := node.New(ctx, m.Config, n.Log, m.Options...)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", m.NodeID, err)
 	}
@@ -254,14 +341,20 @@ func (n *Network) Stop() {
 
 // Generate writes a new network into dir: keys (private ones mode 0600),
 // genesis and endorsements, node configurations on free loopback ports,
-// local API tokens, and devnet.json.
+// local and admin API tokens, the messages each member can submit
+// (Manifest.Samples), and devnet.json.
 func Generate(dir string, opts Options) error {
 	countries := opts.Countries
 	if len(countries) == 0 {
 		countries = []string{"TJ", "TR", "KZ"}
 	}
+	all := append(append([]string(nil), countries...), opts.Later...)
+	layout := opts.layout
+	if layout == nil {
+		layout = loopback
+	}
 	seen := map[string]bool{}
-	for _, c := range countries {
+	for _, c := range all {
 		if _, ok := NodeIDs[c]; !ok {
 			known := make([]string, 0, len(NodeIDs))
 			for k := range NodeIDs {
@@ -282,11 +375,11 @@ func Generate(dir string, opts Options) error {
 		return err
 	}
 	now := time.Now().UTC()
-	gt := registry.TimestampOf(now.Add(-time.Minute))
-	doc := registry.GenesisDocument{Format: registry.GenesisFormat, Network: "crvsx-devnet", GenesisTime: gt, Policy: policy()}
+	gt := trust.TimestampOf(now.Add(-time.Minute))
+	doc := trust.GenesisDocument{Format: trust.GenesisFormat, Network: "crvsx-devnet", GenesisTime: gt, Policy: policy()}
 	type gen struct {
 		gov, sig *jws.Signer
-		ports    []string
+		place    place
 		tlsCert  []byte
 		tlsKey   []byte
 		pin      string
@@ -295,11 +388,12 @@ func Generate(dir string, opts Options) error {
 	var signers []*jws.Signer
 	// Every port of the network is reserved at once: reserving per member
 	// and releasing in between lets the kernel hand one port out twice.
-	ports, err := freePorts(5 * len(countries))
+	ports, err := scaffold.FreePorts("127.0.0.1", 5*len(all))
 	if err != nil {
 		return err
 	}
-	for i, c := range countries {
+	var founders []string // the founding nodes' peer URLs, for registry.join
+	for i, c := range all {
 		x := &gen{}
 		var err error
 		if x.gov, err = jws.GenerateKey(c, jws.AlgES256); err != nil {
@@ -308,37 +402,41 @@ func Generate(dir string, opts Options) error {
 		if x.sig, err = jws.GenerateKey(c, jws.AlgES256); err != nil {
 			return err
 		}
-		cert, err := registry.GenerateNodeTLSKey(NodeIDs[c], jws.AlgES256)
+		cert, err := pintls.Generate(NodeIDs[c], jws.AlgES256)
 		if err != nil {
 			return err
 		}
-		if x.tlsCert, x.tlsKey, err = registry.EncodeNodeTLSKey(cert); err != nil {
+		if x.tlsCert, x.tlsKey, err = pintls.Encode(cert); err != nil {
 			return err
 		}
-		if x.pin, err = registry.CertificatePin(cert); err != nil {
+		if x.pin, err = pintls.Pin(cert); err != nil {
 			return err
 		}
-		x.ports = ports[5*i : 5*i+5]
+		x.place = layout(i, c, ports[5*i:5*i+5])
 		g[c] = x
+		if i >= len(countries) {
+			continue // admitted later: not in the genesis
+		}
+		founders = append(founders, x.place.apiURL)
 		signers = append(signers, x.gov, x.sig)
-		gm := registry.GenesisMember{ID: c, Name: names[c]}
+		gm := trust.GenesisMember{ID: c, Name: names[c]}
 		for _, k := range []struct {
 			s    *jws.Signer
 			role string
-		}{{x.gov, registry.RoleGovernance}, {x.sig, registry.RoleSigning}} {
+		}{{x.gov, trust.RoleGovernance}, {x.sig, trust.RoleSigning}} {
 			jwk, err := jws.MarshalPublicJWK(k.s.Public())
 			if err != nil {
 				return err
 			}
-			gm.Keys = append(gm.Keys, registry.KeySpec{Role: k.role, JWK: jwk, NotBefore: gt - 86400, NotAfter: gt + 5*365*86400})
+			gm.Keys = append(gm.Keys, trust.KeySpec{Role: k.role, JWK: jwk, NotBefore: gt - 86400, NotAfter: gt + 5*365*86400})
 		}
 		doc.Members = append(doc.Members, gm)
-		role := registry.RoleNonvoter
+		role := trust.RoleNonvoter
 		if i < 3 {
-			role = registry.RoleVoter
+			role = trust.RoleVoter
 		}
-		doc.Nodes = append(doc.Nodes, registry.GenesisNode{ID: NodeIDs[c], Member: c, RaftAddress: x.ports[4],
-			APIURL: "https://" + x.ports[0], TLSSPKISHA256: x.pin, Role: role})
+		doc.Nodes = append(doc.Nodes, trust.GenesisNode{ID: NodeIDs[c], Member: c, RaftAddress: x.place.raft,
+			APIURL: x.place.apiURL, TLSSPKISHA256: x.pin, Role: role})
 	}
 	raw, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -347,29 +445,29 @@ func Generate(dir string, opts Options) error {
 	raw = append(raw, '\n')
 	var ends [][]byte
 	for _, s := range signers {
-		e, err := registry.Endorse(raw, s, protocol.NewUUID(), gt)
+		e, err := trust.Endorse(raw, s, protocol.NewUUID(), gt)
 		if err != nil {
 			return err
 		}
 		ends = append(ends, e)
 	}
-	endFile, err := registry.MarshalEndorsementsFile(raw, ends)
+	endFile, err := trust.MarshalEndorsementsFile(raw, ends)
 	if err != nil {
 		return err
 	}
-	gen0, err := registry.ParseGenesis(raw, ends)
+	gen0, err := trust.ParseGenesis(raw, ends)
 	if err != nil {
 		return fmt.Errorf("devnet: the generated genesis does not parse: %w", err)
 	}
-	if err := writeFile(filepath.Join(dir, "genesis.json"), raw, 0o644); err != nil {
+	if err := scaffold.WriteFile(filepath.Join(dir, "genesis.json"), raw, 0o644); err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, "endorsements.json"), endFile, 0o644); err != nil {
+	if err := scaffold.WriteFile(filepath.Join(dir, "endorsements.json"), endFile, 0o644); err != nil {
 		return err
 	}
-	mf := Manifest{Network: doc.Network, GenesisSHA256: gen0.Hash(), Countries: countries,
-		Configs: map[string]string{}, Governance: map[string]string{}, Tokens: map[string]string{}}
-	for _, c := range countries {
+	mf := Manifest{Network: doc.Network, GenesisSHA256: gen0.Hash(), Countries: countries, Later: opts.Later,
+		Configs: map[string]string{}, Governance: map[string]string{}, Tokens: map[string]string{}, Samples: map[string]string{}}
+	for i, c := range all {
 		x := g[c]
 		md := filepath.Join(dir, c)
 		if err := os.MkdirAll(filepath.Join(md, "keys"), 0o700); err != nil {
@@ -383,7 +481,7 @@ func Generate(dir string, opts Options) error {
 		if err != nil {
 			return err
 		}
-		token := "devnet-" + c + "-" + randHex(20)
+		token := "devnet-" + c + "-" + scaffold.RandHex(20)
 		files := []struct {
 			name string
 			data []byte
@@ -394,18 +492,25 @@ func Generate(dir string, opts Options) error {
 			{"keys/tls.crt", x.tlsCert, 0o644},
 			{"keys/tls.key", x.tlsKey, 0o600},
 			{"tokens", []byte("national-system " + token + "\n"), 0o600},
-			{"admin-tokens", []byte("operator devnet-admin-" + c + "-" + randHex(20) + "\n"), 0o600},
+			{"admin-tokens", []byte("operator devnet-admin-" + c + "-" + scaffold.RandHex(20) + "\n"), 0o600},
 		}
 		for _, f := range files {
-			if err := writeFile(filepath.Join(md, f.name), f.data, f.mode); err != nil {
+			if err := scaffold.WriteFile(filepath.Join(md, f.name), f.data, f.mode); err != nil {
 				return err
 			}
 		}
 		cfg := node.DefaultConfig()
 		cfg.NodeID, cfg.Member, cfg.DataDir = NodeIDs[c], c, "data"
-		cfg.Listen = node.Listen{Peer: x.ports[0], Local: x.ports[1], Admin: x.ports[2], Health: x.ports[3], Raft: x.ports[4]}
+		cfg.Listen = x.place.listen
 		cfg.Keys = node.Keys{SigningKey: "keys/signing.private.jwk", TLSCert: "keys/tls.crt", TLSKey: "keys/tls.key"}
 		cfg.Registry = node.Registry{Genesis: "../genesis.json", Endorsements: "../endorsements.json", GenesisSHA256: gen0.Hash()}
+		if i >= len(countries) {
+			cfg.Registry.Join = founders
+			if err := writeAdmission(md, c, x.gov, x.sig, trust.NodeSpec{ID: NodeIDs[c], RaftAddress: x.place.raft, APIURL: x.place.apiURL,
+				TLSSPKISHA256: x.pin, DesiredRole: trust.RoleNonvoter}, now); err != nil {
+				return err
+			}
+		}
 		if opts.Fast {
 			cfg.Registry.HeartbeatTimeout = node.Duration(300 * time.Millisecond)
 			cfg.Registry.ElectionTimeout = node.Duration(600 * time.Millisecond)
@@ -415,6 +520,7 @@ func Generate(dir string, opts Options) error {
 			cfg.Exchange.PeerTimeout = node.Duration(5 * time.Second)
 		}
 		cfg.Exchange.NoSync = opts.NoSync
+		cfg.Registry.MaxStaleness = node.Duration(opts.MaxStaleness)
 		cfg.Local.TokensFile = "tokens"
 		cfg.Admin.TokensFile = "admin-tokens"
 		cb, err := json.MarshalIndent(cfg, "", "  ")
@@ -422,71 +528,62 @@ func Generate(dir string, opts Options) error {
 			return err
 		}
 		cpath := filepath.Join(md, "node.json")
-		if err := writeFile(cpath, append(cb, '\n'), 0o644); err != nil {
+		if err := scaffold.WriteFile(cpath, append(cb, '\n'), 0o644); err != nil {
 			return err
 		}
 		mf.Configs[c] = cpath
 		mf.Governance[c] = filepath.Join(md, "keys/governance.private.jwk")
 		mf.Tokens[c] = filepath.Join(md, "tokens")
+		if ms, ok := messageSamples[c]; ok && seen[ms.to] {
+			msg, err := Template(ms.sample)
+			if err != nil {
+				return err
+			}
+			path := filepath.Join(md, ms.file)
+			if err := scaffold.WriteFile(path, msg, 0o644); err != nil {
+				return err
+			}
+			mf.Samples[c] = path
+		}
 	}
 	mb, err := json.MarshalIndent(mf, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, "devnet.json"), append(mb, '\n'), 0o644)
+	return scaffold.WriteFile(filepath.Join(dir, "devnet.json"), append(mb, '\n'), 0o644)
+}
+
+// messageSamples are the messages the devnet writes for a member's
+// national system to submit (Manifest.Samples): a sample of
+// node/devnet/samples sent by the member, the file it is written to in the
+// member's folder, and its recipient, which must be in the network.
+var messageSamples = map[string]struct{ sample, file, to string }{
+	"TR": {"birth-tajik-child-in-istanbul.json", "birth.json", "TJ"},
+	"KZ": {"death-turkish-citizen-in-almaty.json", "death.json", "TR"},
+	"TJ": {"marriage-tajik-kazakh-couple-in-dushanbe.json", "marriage.json", "KZ"},
+}
+
+// messageIDLine is the messageId member of a sample, on its own line.
+var messageIDLine = regexp.MustCompile(`\n  "messageId": "[0-9a-f-]{36}",`)
+
+// Template returns the sample called name (node/devnet/samples) without
+// its messageId: a message a node's local API accepts as it is, again and
+// again, assigning each submission a new messageId.
+func Template(name string) ([]byte, error) {
+	msg := samples.Get(name)
+	if msg == nil {
+		return nil, fmt.Errorf("devnet: no sample %s", name)
+	}
+	if len(messageIDLine.FindAll(msg, -1)) != 1 {
+		return nil, fmt.Errorf("devnet: sample %s does not have its messageId on one line", name)
+	}
+	return messageIDLine.ReplaceAll(msg, nil), nil
 }
 
 // policy of the devnet: the registry's default, with a 10-minute
 // staleness bound.
-func policy() registry.Policy {
-	p := registry.DefaultPolicy()
+func policy() trust.Policy {
+	p := trust.DefaultPolicy()
 	p.StalenessBoundSeconds = 600
 	return p
-}
-
-// freePorts reserves n loopback ports by listening on :0 and releasing
-// them; the node binds them a moment later.
-func freePorts(n int) ([]string, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	var out []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, l)
-		out = append(out, l.Addr().String())
-	}
-	return out, nil
-}
-
-// writeFile writes a new file durably.
-func writeFile(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Chmod(path, mode)
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -11,65 +11,28 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node/internal/failpoint"
+	"github.com/ecrn/crvsx/node/store"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
 )
 
-// Delivery is one signed message waiting for its receipt: the head of a
-// peer's queue as the outbox returns it. The fields are named as in
-// node/store's Delivery.
-type Delivery struct {
-	// Key identifies the delivery in the outbox.
-	Key uint64
-	// Recipient is the recipient member (recipient.country), whose key
-	// must sign the receipt (SPEC §8.3).
-	Recipient string
-	// RecipientNodeID is the peer (recipient.nodeId): the queue, its order
-	// and its worker are per peer.
-	RecipientNodeID string
-	// MessageID is the message's messageId.
-	MessageID string
-	// JWS is the exact compact JWS to send.
-	JWS []byte
-	// Digest is the SHA-256 of JWS, which the receipt's crvs-sha256 must
-	// carry; computed from JWS when zero.
-	Digest [32]byte
-	// CreatedAt is when the delivery was enqueued: its lifetime starts
-	// there. A zero CreatedAt (an outbox bug) is never dead-lettered by
-	// age.
-	CreatedAt time.Time
-	// Attempts is the number of attempts recorded so far (each a failure:
-	// a success ends the delivery). The backoff grows with it, so a
-	// restart resumes the schedule.
-	Attempts int
-	// LastError is the error of the last attempt, if any.
-	LastError string
-	// NextAttemptAt is when the delivery is due (CreatedAt at first).
-	NextAttemptAt time.Time
-}
-
-// Attempt is the outcome of one failed delivery attempt, as the outbox
-// records it (node/store RecordAttempt).
-type Attempt struct {
-	At            time.Time
-	Err           string // the failure; a *protocol.Error's text starts with its code
-	NextAttemptAt time.Time
-}
-
 // Outbox is what the delivery worker needs of the store (DESIGN §5,
-// node/store DESIGN §4). Every method may be called concurrently for
+// node/store DESIGN §4), in the store's own types, as the inbound path
+// uses them (*store.Store implements it). A Delivery's Digest is computed
+// from its JWS when zero; a zero CreatedAt (an outbox bug) is never
+// dead-lettered by age. Every method may be called concurrently for
 // different peers.
 type Outbox interface {
 	// QueueHead returns the oldest pending delivery to peer, due or not,
 	// with its JWS; nil and no error when none is pending. A later
 	// delivery never overtakes an earlier pending one.
-	QueueHead(ctx context.Context, peer string) (*Delivery, error)
+	QueueHead(ctx context.Context, peer string) (*store.Delivery, error)
 	// RecordAttempt records a failed attempt and the next attempt time.
-	RecordAttempt(ctx context.Context, key uint64, a Attempt) error
+	RecordAttempt(ctx context.Context, key store.DeliveryKey, a store.Attempt) error
 	// MarkDelivered stores the checked receipt and ends the delivery.
-	MarkDelivered(ctx context.Context, key uint64, receipt []byte, at time.Time) error
+	MarkDelivered(ctx context.Context, key store.DeliveryKey, receipt []byte, at time.Time) error
 	// MarkDead moves the delivery to dead-letter with reason.
-	MarkDead(ctx context.Context, key uint64, reason string, at time.Time) error
+	MarkDead(ctx context.Context, key store.DeliveryKey, reason string, at time.Time) error
 	// PendingPeers lists the peers with pending deliveries (start-up).
 	PendingPeers(ctx context.Context) ([]string, error)
 }
@@ -92,7 +55,7 @@ func (f SenderFunc) Send(ctx context.Context, peer string, jws []byte) ([]byte, 
 
 // Permanent reports whether err is a refusal that retrying cannot cure: an
 // error in its chain has a method Permanent() bool that returns true
-// (node/peer's *PeerError for a 4xx problem other than KEY_UNKNOWN). A
+// (a *protocol.ProblemError from node/peer whose Retryable is false). A
 // context error is never permanent.
 func Permanent(err error) bool {
 	var p interface{ Permanent() bool }
@@ -423,7 +386,7 @@ type worker struct {
 	// hold keeps the delivery holdKey back until holdUntil when the outbox
 	// could not store its next attempt time, so that a store failure never
 	// turns into hammering the peer.
-	holdKey   uint64
+	holdKey   store.DeliveryKey
 	holdUntil time.Time
 }
 
@@ -503,7 +466,7 @@ func (w *worker) sleep(ctx context.Context, until time.Time) {
 }
 
 // attempt sends the head of the queue once and records the outcome.
-func (w *worker) attempt(ctx context.Context, dl *Delivery) {
+func (w *worker) attempt(ctx context.Context, dl *store.Delivery) {
 	d := w.d
 	actx, cancel := context.WithTimeout(ctx, d.cfg.AttemptTimeout)
 	receipt, sendErr := d.cfg.Sender.Send(actx, w.peer, dl.JWS)
@@ -517,7 +480,7 @@ func (w *worker) attempt(ctx context.Context, dl *Delivery) {
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer rcancel()
 	now := d.clock.Now()
-	log := d.log.With(slog.String("peer", w.peer), slog.String("messageId", dl.MessageID), slog.Uint64("delivery", dl.Key))
+	log := d.log.With(slog.String("peer", w.peer), slog.String("messageId", dl.MessageID), slog.Uint64("delivery", uint64(dl.Key)))
 
 	var failure error
 	outcome := OutcomeFailed
@@ -528,7 +491,7 @@ func (w *worker) attempt(ctx context.Context, dl *Delivery) {
 		// > that reason. The peer did answer: for the breaker, a success.
 		w.metric(OutcomeRefused)
 		w.closeBreaker()
-		if err := d.cfg.Outbox.RecordAttempt(rctx, dl.Key, Attempt{At: now, Err: sendErr.Error()}); err != nil {
+		if err := d.cfg.Outbox.RecordAttempt(rctx, dl.Key, store.Attempt{At: now, Err: sendErr.Error()}); err != nil {
 			log.Error("delivery: cannot record the attempt", slog.Any("err", err))
 		}
 		w.dead(rctx, dl, "refused by the peer: "+sendErr.Error(), now)
@@ -581,27 +544,27 @@ func (w *worker) attempt(ctx context.Context, dl *Delivery) {
 	}
 	log.Warn("delivery: attempt failed", slog.Int("attempt", dl.Attempts+1), slog.Time("next", next),
 		slog.String("code", string(protocol.CodeOf(failure))), slog.Any("err", failure))
-	if err := d.cfg.Outbox.RecordAttempt(rctx, dl.Key, Attempt{At: now, Err: failure.Error(), NextAttemptAt: next}); err != nil {
+	if err := d.cfg.Outbox.RecordAttempt(rctx, dl.Key, store.Attempt{At: now, Err: failure.Error(), NextAttemptAt: next}); err != nil {
 		log.Error("delivery: cannot record the attempt", slog.Any("err", err))
 		w.hold(dl.Key, next)
 	}
 }
 
-func (w *worker) hold(key uint64, until time.Time) {
+func (w *worker) hold(key store.DeliveryKey, until time.Time) {
 	w.holdKey, w.holdUntil = key, until
 }
 
-func (w *worker) dead(ctx context.Context, dl *Delivery, reason string, now time.Time) {
+func (w *worker) dead(ctx context.Context, dl *store.Delivery, reason string, now time.Time) {
 	d := w.d
 	if err := d.cfg.Outbox.MarkDead(ctx, dl.Key, reason, now); err != nil {
 		if ctx.Err() == nil {
-			d.log.Error("delivery: cannot dead-letter", slog.String("peer", w.peer), slog.Uint64("delivery", dl.Key), slog.Any("err", err))
+			d.log.Error("delivery: cannot dead-letter", slog.String("peer", w.peer), slog.Uint64("delivery", uint64(dl.Key)), slog.Any("err", err))
 			w.hold(dl.Key, now.Add(d.cfg.PollInterval))
 		}
 		return
 	}
 	d.log.Error("delivery: dead-lettered", slog.String("peer", w.peer), slog.String("messageId", dl.MessageID),
-		slog.Uint64("delivery", dl.Key), slog.String("reason", reason))
+		slog.Uint64("delivery", uint64(dl.Key)), slog.String("reason", reason))
 	if d.cfg.Metrics != nil {
 		d.cfg.Metrics.DeadLettered(w.peer, reason)
 	}

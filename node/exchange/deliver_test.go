@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node/exchange"
+	"github.com/ecrn/crvsx/node/store"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/protocoltest"
 	"github.com/stretchr/testify/assert"
@@ -72,9 +73,9 @@ func (c *fakeClock) set(t time.Time) {
 // --- an in-memory outbox ------------------------------------------------------
 
 type fakeDelivery struct {
-	exchange.Delivery
+	store.Delivery
 	state     string // pending, delivered, dead
-	history   []exchange.Attempt
+	history   []store.Attempt
 	receipt   []byte
 	doneAt    time.Time
 	deadWhy   string
@@ -83,13 +84,13 @@ type fakeDelivery struct {
 
 type fakeOutbox struct {
 	mu     sync.Mutex
-	byKey  map[uint64]*fakeDelivery
-	next   uint64
+	byKey  map[store.DeliveryKey]*fakeDelivery
+	next   store.DeliveryKey
 	failOn map[string]int // method → calls left that fail
 }
 
 func newFakeOutbox() *fakeOutbox {
-	return &fakeOutbox{byKey: map[uint64]*fakeDelivery{}, failOn: map[string]int{}}
+	return &fakeOutbox{byKey: map[store.DeliveryKey]*fakeDelivery{}, failOn: map[string]int{}}
 }
 
 var errStoreDown = errors.New("store: unavailable (test)")
@@ -103,7 +104,7 @@ func (o *fakeOutbox) fail(method string) error {
 }
 
 // add enqueues a delivery and returns its key.
-func (o *fakeOutbox) add(d exchange.Delivery) uint64 {
+func (o *fakeOutbox) add(d store.Delivery) store.DeliveryKey {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.next++
@@ -115,7 +116,7 @@ func (o *fakeOutbox) add(d exchange.Delivery) uint64 {
 	return d.Key
 }
 
-func (o *fakeOutbox) get(key uint64) fakeDelivery {
+func (o *fakeOutbox) get(key store.DeliveryKey) fakeDelivery {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	d := *o.byKey[key]
@@ -123,7 +124,7 @@ func (o *fakeOutbox) get(key uint64) fakeDelivery {
 	return d
 }
 
-func (o *fakeOutbox) QueueHead(_ context.Context, peer string) (*exchange.Delivery, error) {
+func (o *fakeOutbox) QueueHead(_ context.Context, peer string) (*store.Delivery, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if err := o.fail("QueueHead"); err != nil {
@@ -143,7 +144,7 @@ func (o *fakeOutbox) QueueHead(_ context.Context, peer string) (*exchange.Delive
 	return &c, nil
 }
 
-func (o *fakeOutbox) RecordAttempt(_ context.Context, key uint64, a exchange.Attempt) error {
+func (o *fakeOutbox) RecordAttempt(_ context.Context, key store.DeliveryKey, a store.Attempt) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if err := o.fail("RecordAttempt"); err != nil {
@@ -160,7 +161,7 @@ func (o *fakeOutbox) RecordAttempt(_ context.Context, key uint64, a exchange.Att
 	return nil
 }
 
-func (o *fakeOutbox) MarkDelivered(_ context.Context, key uint64, receipt []byte, at time.Time) error {
+func (o *fakeOutbox) MarkDelivered(_ context.Context, key store.DeliveryKey, receipt []byte, at time.Time) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if err := o.fail("MarkDelivered"); err != nil {
@@ -174,7 +175,7 @@ func (o *fakeOutbox) MarkDelivered(_ context.Context, key uint64, receipt []byte
 	return nil
 }
 
-func (o *fakeOutbox) MarkDead(_ context.Context, key uint64, reason string, at time.Time) error {
+func (o *fakeOutbox) MarkDead(_ context.Context, key store.DeliveryKey, reason string, at time.Time) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if err := o.fail("MarkDead"); err != nil {
@@ -208,10 +209,10 @@ func (o *fakeOutbox) PendingPeers(context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (o *fakeOutbox) states() map[uint64]string {
+func (o *fakeOutbox) states() map[store.DeliveryKey]string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	out := map[uint64]string{}
+	out := map[store.DeliveryKey]string{}
 	for k, d := range o.byKey {
 		out[k] = d.state
 	}
@@ -514,7 +515,7 @@ func (r *rig) notify(peer string) {
 }
 
 // enqueue signs a birth from TR for peer and adds it to the outbox.
-func enqueue(t *testing.T, o *fakeOutbox, peer string, created time.Time) (uint64, string) {
+func enqueue(t *testing.T, o *fakeOutbox, peer string, created time.Time) (store.DeliveryKey, string) {
 	t.Helper()
 	country := peer[:2]
 	id := protocoltest.NewUUID()
@@ -523,7 +524,7 @@ func enqueue(t *testing.T, o *fakeOutbox, peer string, created time.Time) (uint6
 		msg = mutateJSON(t, msg, func(m map[string]any) { m["purpose"] = "residence-notification" })
 	}
 	raw := rcTR.Sign(protocol.TypEvent, msg)
-	key := o.add(exchange.Delivery{Recipient: country, RecipientNodeID: peer, MessageID: id, JWS: raw, CreatedAt: created})
+	key := o.add(store.Delivery{Recipient: country, RecipientNodeID: peer, MessageID: id, JWS: raw, CreatedAt: created})
 	return key, id
 }
 
@@ -561,7 +562,7 @@ func TestBackoff(t *testing.T) {
 func TestDeliverInOrderPerPeer(t *testing.T) {
 	o := newFakeOutbox()
 	var tj, kz []string
-	var keys []uint64
+	var keys []store.DeliveryKey
 	for i := 0; i < 3; i++ {
 		k, id := enqueue(t, o, tjPeer, rcNow)
 		keys, tj = append(keys, k), append(tj, id)

@@ -20,4 +20,8 @@
 // this package talks to them through small interfaces. Verifier and the
 // pure functions are safe for concurrent use; Receiver, Submitter,
 // Deliverer and Pusher are too once built.
+//
+// Imports: node/store, node/internal/failpoint, protocol, protocol/jws,
+// schemas and x/time (rate limits of refusal audits); never the registry,
+// the network or HTTP.
 package exchange

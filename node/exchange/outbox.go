@@ -79,6 +79,12 @@ func (s *Submitter) Submit(ctx context.Context, body []byte) (*store.SubmissionS
 		return nil, false, badRequest("/message", "message must be a JSON object")
 	}
 
+	// > §3 the node fills in sender; a message naming another sender is
+	// > refused, never silently rewritten.
+	if err := checkSender(template["sender"], s.Self); err != nil {
+		return nil, false, err
+	}
+
 	// > §3.1 / §4 Recipients: explicit, or by the routing rules.
 	recipients, routed := req.Recipients, false
 	if len(recipients) == 0 {
@@ -162,4 +168,31 @@ func (s *Submitter) Submit(ctx context.Context, body []byte) (*store.SubmissionS
 		}
 	}
 	return st, dup, nil
+}
+
+// FilledIn lists the members of a submitted message that the node sets
+// for each recipient, whatever the message said (DESIGN §3); the outbox
+// answer repeats it so that a national system is never surprised.
+var FilledIn = []string{"sender", "recipient", "messageId", "createdAt", "correlationId"}
+
+// checkSender accepts a message without a sender, or whose sender is this
+// node and its member (a placeholder the node overwrites with the same
+// values); any other sender is SENDER_NOT_THIS_NODE.
+func checkSender(v any, self protocol.Endpoint) error {
+	if v == nil {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return &protocol.Error{Code: protocol.CodeBadRequest, Pointer: "/message/sender", Detail: "sender must be an object (or left out: the node fills it in)"}
+	}
+	if c, ok := m["country"]; ok && c != self.Country {
+		return &protocol.Error{Code: protocol.CodeSenderNotSelf, Pointer: "/message/sender/country",
+			Detail: fmt.Sprintf("this node sends for member %s only; leave sender out, the node fills it in", self.Country)}
+	}
+	if id, ok := m["nodeId"]; ok && id != self.NodeID {
+		return &protocol.Error{Code: protocol.CodeSenderNotSelf, Pointer: "/message/sender/nodeId",
+			Detail: fmt.Sprintf("this node is %s; leave sender out, the node fills it in", self.NodeID)}
+	}
+	return nil
 }

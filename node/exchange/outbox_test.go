@@ -109,6 +109,27 @@ func TestSubmit(t *testing.T) {
 		assert.Equal(t, protocol.CodeSemanticInvalid, protocol.CodeOf(err), "%v", err)
 	})
 
+	t.Run("fail/sender-of-another-member-is-refused-not-rewritten", func(t *testing.T) {
+		for ptr, edit := range map[string]func(m map[string]any){
+			"/message/sender/country": func(m map[string]any) { m["sender"].(map[string]any)["country"] = "KZ" },
+			"/message/sender/nodeId":  func(m map[string]any) { m["sender"].(map[string]any)["nodeId"] = "TR-OTHER-NODE" },
+		} {
+			s, st, _ := trSubmitter(t)
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(birthTmpl, &m))
+			edit(m)
+			other, _ := json.Marshal(m)
+			_, _, err := s.Submit(ctx, request(t, other, ""))
+			var pe *protocol.Error
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, protocol.CodeSenderNotSelf, pe.Code)
+			assert.Equal(t, 422, pe.Code.Status())
+			assert.Equal(t, ptr, pe.Pointer)
+			c, _ := st.Counts(ctx)
+			assert.EqualValues(t, 0, c.Queued, "nothing stored")
+		}
+	})
+
 	t.Run("fail/own-member", func(t *testing.T) {
 		s, _, _ := trSubmitter(t)
 		_, _, err := s.Submit(ctx, request(t, birthTmpl, "", "TR"))

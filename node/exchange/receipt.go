@@ -16,11 +16,6 @@ import (
 	"github.com/ecrn/crvsx/schemas"
 )
 
-// HeaderDigest is the protected header member of a receipt that carries the
-// SHA-256 of the exact compact JWS received, as 64 lowercase hex digits
-// (SPEC §8.3).
-const HeaderDigest = "crvs-sha256"
-
 // ReceiptClockSkew bounds how far a receipt's createdAt may be ahead of the
 // sender's clock when CheckReceipt verifies it (the SPEC §6.7 default). A
 // receipt has no maximum age: a retry may return a receipt stored days ago.
@@ -130,7 +125,7 @@ func BuildReceipt(signer *jws.Signer, self protocol.Endpoint, msg *Verified, loc
 	// > protected header: the member crvs-sha256, REQUIRED in a receipt:
 	// > the SHA-256 of the exact compact JWS bytes received, as 64
 	// > lowercase hex digits.
-	out, err := signer.SignWithHeader(protocol.TypReceipt, map[string]any{HeaderDigest: hex.EncodeToString(msg.Digest[:])}, payload)
+	out, err := signer.SignWithHeader(protocol.TypReceipt, map[string]any{protocol.HeaderReceiptDigest: hex.EncodeToString(msg.Digest[:])}, payload)
 	if err != nil {
 		return nil, fmt.Errorf("exchange: receipt: %w", err)
 	}
@@ -249,15 +244,15 @@ func headerDigest(token []byte) ([32]byte, error) {
 	if err := json.Unmarshal(raw, &h); err != nil {
 		return d, protocol.Errorf(protocol.CodeReceiptDigest, "receipt header: %w", err)
 	}
-	s, ok := h[HeaderDigest].(string)
+	s, ok := h[protocol.HeaderReceiptDigest].(string)
 	if !ok {
-		return d, protocol.Errorf(protocol.CodeReceiptDigest, "receipt has no %s header member", HeaderDigest)
+		return d, protocol.Errorf(protocol.CodeReceiptDigest, "receipt has no %s header member", protocol.HeaderReceiptDigest)
 	}
 	if len(s) != 64 || strings.ToLower(s) != s {
-		return d, protocol.Errorf(protocol.CodeReceiptDigest, "receipt's %s is not 64 lowercase hex digits", HeaderDigest)
+		return d, protocol.Errorf(protocol.CodeReceiptDigest, "receipt's %s is not 64 lowercase hex digits", protocol.HeaderReceiptDigest)
 	}
 	if _, err := hex.Decode(d[:], []byte(s)); err != nil {
-		return d, protocol.Errorf(protocol.CodeReceiptDigest, "receipt's %s is not 64 lowercase hex digits", HeaderDigest)
+		return d, protocol.Errorf(protocol.CodeReceiptDigest, "receipt's %s is not 64 lowercase hex digits", protocol.HeaderReceiptDigest)
 	}
 	return d, nil
 }

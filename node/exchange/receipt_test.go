@@ -99,7 +99,7 @@ func signReceipt(t *testing.T, m *protocoltest.Member, header map[string]any, do
 }
 
 func digestHeader(d [32]byte) map[string]any {
-	return map[string]any{exchange.HeaderDigest: hex.EncodeToString(d[:])}
+	return map[string]any{protocol.HeaderReceiptDigest: hex.EncodeToString(d[:])}
 }
 
 // protectedHeader decodes a compact JWS's protected header.
@@ -143,11 +143,11 @@ func TestCheckReceipt(t *testing.T) {
 			return signReceipt(t, rcTJ, nil, receiptDoc("TJ", "TR", sent.MessageID, "accepted"))
 		}},
 		{name: "fail/receipt-digest-upper-case", code: protocol.CodeReceiptDigest, receipt: func(t *testing.T) []byte {
-			return signReceipt(t, rcTJ, map[string]any{exchange.HeaderDigest: strings.ToUpper(hex.EncodeToString(sent.Digest[:]))},
+			return signReceipt(t, rcTJ, map[string]any{protocol.HeaderReceiptDigest: strings.ToUpper(hex.EncodeToString(sent.Digest[:]))},
 				receiptDoc("TJ", "TR", sent.MessageID, "accepted"))
 		}},
 		{name: "fail/receipt-digest-not-a-string", code: protocol.CodeReceiptDigest, receipt: func(t *testing.T) []byte {
-			return signReceipt(t, rcTJ, map[string]any{exchange.HeaderDigest: sent.Digest[:]}, receiptDoc("TJ", "TR", sent.MessageID, "accepted"))
+			return signReceipt(t, rcTJ, map[string]any{protocol.HeaderReceiptDigest: sent.Digest[:]}, receiptDoc("TJ", "TR", sent.MessageID, "accepted"))
 		}},
 		{name: "fail/receipt-unsigned-alg-none (SPEC 6.3.2)", code: protocol.CodeAlgNone, receipt: func(t *testing.T) []byte {
 			return rcTJ.Mint(protocoltest.AlgNone, protocol.TypReceipt, mustJSON(t, receiptDoc("TJ", "TR", sent.MessageID, "accepted")))
@@ -243,7 +243,7 @@ func TestBuildReceipt(t *testing.T) {
 	// > protected header: the member crvs-sha256, the SHA-256 of the exact
 	// > compact JWS bytes received, as 64 lowercase hex digits.
 	h := protectedHeader(t, r)
-	assert.Equal(t, hex.EncodeToString(sent.Digest[:]), h[exchange.HeaderDigest])
+	assert.Equal(t, hex.EncodeToString(sent.Digest[:]), h[protocol.HeaderReceiptDigest])
 	assert.Equal(t, protocol.TypReceipt, h["typ"])
 	assert.Equal(t, rcTJ.Kid(), h["kid"])
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node/store"
+	"github.com/ecrn/crvsx/protocol"
 )
 
 // WebhookConsumer is the store cursor of the push to the national system.
@@ -193,4 +194,23 @@ func StoredPayload(token []byte) json.RawMessage {
 		return nil
 	}
 	return b
+}
+
+// FreshInbox fails closed: received events are released to the national
+// system — pulled on the local API or pushed to its webhook — only while
+// the registry replica is fresh (node/registry DESIGN.md §14). They are
+// verified, stored and receipted meanwhile, and released once it is.
+type FreshInbox struct {
+	*store.Store
+	// Fresh is the registry's staleness check (registry.Registry.Fresh).
+	Fresh func() error
+}
+
+// InboxAfter is store.Store.InboxAfter, refused with REGISTRY_STALE while
+// the replica is stale.
+func (f FreshInbox) InboxAfter(ctx context.Context, consumer string, after uint64, limit int) ([]store.InboundRecord, uint64, error) {
+	if err := f.Fresh(); err != nil {
+		return nil, 0, &protocol.Error{Code: protocol.CodeRegistryStale, Detail: "the registry replica is past its staleness bound; received events are held until it is in sync", Err: err}
+	}
+	return f.Store.InboxAfter(ctx, consumer, after, limit)
 }

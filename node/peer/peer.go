@@ -3,7 +3,6 @@ package peer
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,10 +14,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/ecrn/crvsx/node/pintls"
 	"github.com/ecrn/crvsx/protocol"
 )
 
@@ -37,9 +36,6 @@ var (
 	// ErrNoPin: the registry has no TLS key pin for the node (not
 	// registered, or not yet replicated here). Nothing was sent.
 	ErrNoPin = errors.New("peer: no TLS key pinned for the node")
-	// ErrPinMismatch: the peer's TLS key is not the pinned one; the
-	// handshake was aborted before anything was sent.
-	ErrPinMismatch = errors.New("peer: the node's TLS key is not the pinned key")
 	// ErrResponseTooLarge: the answer is over Config.MaxResponseBytes.
 	ErrResponseTooLarge = errors.New("peer: answer too large")
 )
@@ -67,60 +63,19 @@ type Config struct {
 	IdleConnTimeout time.Duration
 	// Logger receives the client's warnings; nil discards.
 	Logger *slog.Logger
+	// Now is this node's clock; nil is time.Now.
+	Now func() time.Time
+	// ObserveDate, if set, is called with every answer that has a Date
+	// header: this node's time halfway through the request, and the
+	// peer's (the Date, whose one-second resolution truncates, plus half
+	// a second) — the samples of node/internal/clockskew.
+	ObserveDate func(nodeID string, local, peer time.Time)
 }
 
 // NodeAddr is a peer node as the registry knows it.
 type NodeAddr struct {
 	ID  string // node id, e.g. TJ-MOJ-CRVS
 	URL string // base URL of its peer API, https://host[:port]
-}
-
-// PeerError is a peer's answer other than a receipt: a problem document
-// (Problem.Code set) or an unexpected status or content type.
-type PeerError struct {
-	Node      string
-	Status    int
-	Problem   protocol.Problem // zero Code when the body was not a problem document
-	Retryable bool
-}
-
-func (e *PeerError) Error() string {
-	var b strings.Builder
-	if e.Problem.Code != "" {
-		b.WriteString(string(e.Problem.Code))
-		b.WriteString(": ")
-	}
-	fmt.Fprintf(&b, "%s answered %d", e.Node, e.Status)
-	if e.Problem.Code == "" {
-		b.WriteString(" without a problem document")
-	}
-	if d := clean(e.Problem.Detail, 300); d != "" {
-		b.WriteString(": ")
-		b.WriteString(d)
-	}
-	return b.String()
-}
-
-// Permanent reports a refusal that retrying cannot cure: the delivery goes
-// to dead-letter (node/exchange.Permanent).
-func (e *PeerError) Permanent() bool { return !e.Retryable }
-
-// clean makes peer-controlled text safe for logs: no control characters,
-// at most n runes.
-func clean(s string, n int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if n == 0 {
-			b.WriteString("…")
-			break
-		}
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			r = '?'
-		}
-		b.WriteRune(r)
-		n--
-	}
-	return b.String()
 }
 
 // Client sends messages to peer nodes. Safe for concurrent use.
@@ -160,6 +115,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.IdleConnTimeout <= 0 {
 		cfg.IdleConnTimeout = DefaultIdleConnTimeout
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	c := &Client{cfg: cfg, log: cfg.Logger, nodes: map[string]*nodeClient{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -180,8 +138,8 @@ func (c *Client) Close() {
 // Send submits a compact JWS to node's POST /v1/messages and returns the
 // body of a 200 application/jose answer — the receipt, which the caller
 // must check (SPEC §8.3) before taking the message as delivered. Any other
-// answer is a *PeerError; a failure to connect, a timeout, a pin that does
-// not match (ErrPinMismatch) or is missing (ErrNoPin), or an oversized
+// answer is a *protocol.ProblemError; a failure to connect, a timeout, a pin that does
+// not match (pintls.ErrPinMismatch) or is missing (ErrNoPin), or an oversized
 // answer (ErrResponseTooLarge) is another error, retryable. Send does not
 // retry.
 func (c *Client) Send(ctx context.Context, node NodeAddr, jws []byte) ([]byte, error) {
@@ -189,6 +147,7 @@ func (c *Client) Send(ctx context.Context, node NodeAddr, jws []byte) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
+	sent := c.cfg.Now()
 	resp, err := nc.rc.R().
 		SetContext(ctx).
 		SetDoNotParseResponse(true).
@@ -204,6 +163,11 @@ func (c *Client) Send(ctx context.Context, node NodeAddr, jws []byte) ([]byte, e
 	}
 	raw := resp.RawResponse
 	defer raw.Body.Close()
+	if c.cfg.ObserveDate != nil {
+		if date, err := http.ParseTime(raw.Header.Get("Date")); err == nil {
+			c.cfg.ObserveDate(node.ID, sent.Add(c.cfg.Now().Sub(sent)/2), date.Add(500*time.Millisecond))
+		}
+	}
 	body, err := c.read(raw)
 	if err != nil {
 		return nil, fmt.Errorf("peer: answer of %s: %w", node.ID, err)
@@ -234,39 +198,11 @@ func answer(node string, status int, contentType string, body []byte) ([]byte, e
 	if status == http.StatusOK && mt == protocol.MediaTypeJOSE {
 		return body, nil
 	}
-	pe := &PeerError{Node: node, Status: status}
-	if mt == protocol.ProblemContentType {
-		var p protocol.Problem
-		if err := json.Unmarshal(body, &p); err == nil && p.Code != "" {
-			pe.Problem = p
-		}
-	}
+	pe := protocol.DecodeProblem(node, status, contentType, body)
 	if pe.Problem.Code == "" && status == http.StatusOK {
 		pe.Problem.Detail = fmt.Sprintf("a 200 answer of type %q is not a receipt", mt)
 	}
-	pe.Retryable = retryable(status, pe.Problem.Code)
 	return nil, pe
-}
-
-// retryable decides whether an answer other than a receipt may be cured by
-// trying again later.
-func retryable(status int, code protocol.Code) bool {
-	switch code {
-	case protocol.CodeKeyUnknown, // the peer's registry replica has not seen our key yet
-		protocol.CodeUnavailable, protocol.CodeInternal, protocol.CodeRegistryStale,
-		protocol.CodeNodePinMismatch, // the peer's replica has not seen our new TLS key yet
-		protocol.CodeFromFuture:      // clocks disagree; time cures it
-		return true
-	}
-	switch {
-	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
-		return true
-	case status >= 400:
-		// A problem document is the peer's verdict on this message; a 4xx
-		// without one did not come from a node's exchange.
-		return code == ""
-	}
-	return true // 1xx, 2xx other than a receipt, 3xx: not a verdict
 }
 
 // node returns the connection pool for node under its current pin and
@@ -305,24 +241,13 @@ func (c *Client) node(node NodeAddr) (*nodeClient, error) {
 // transport is the tuned keep-alive transport to one node, whose TLS
 // configuration accepts the node's key by pin only.
 func (c *Client) transport(nodeID, pin string) *http.Transport {
-	tlsConf := &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{c.cfg.Certificate},
-		// No CA: the key is checked against the registry's pin in
-		// VerifyConnection, on every handshake.
-		InsecureSkipVerify: true,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return fmt.Errorf("%w: %s presented no certificate", ErrPinMismatch, nodeID)
-			}
-			// The pin this pool was made for, and still the registry's.
-			got := protocol.SPKIPin(cs.PeerCertificates[0].RawSubjectPublicKeyInfo)
-			if now, ok := c.cfg.PinFor(nodeID); !ok || got != pin || got != strings.ToLower(now) {
-				return fmt.Errorf("%w: %s presented key %s", ErrPinMismatch, nodeID, got)
-			}
-			return nil
-		},
-	}
+	// The pin this pool was made for, and still the registry's.
+	tlsConf := pintls.ClientConfig(&c.cfg.Certificate, func(got string) error {
+		if now, ok := c.cfg.PinFor(nodeID); !ok || got != pin || got != strings.ToLower(now) {
+			return fmt.Errorf("%w: %s presented key %s", pintls.ErrPinMismatch, nodeID, got)
+		}
+		return nil
+	})
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                  http.ProxyFromEnvironment,

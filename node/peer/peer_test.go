@@ -27,7 +27,8 @@ import (
 
 	"github.com/ecrn/crvsx/node/exchange"
 	"github.com/ecrn/crvsx/node/peer"
-	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/node/pintls"
+	"github.com/ecrn/crvsx/node/store"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
 	"github.com/ecrn/crvsx/protocol/protocoltest"
@@ -175,7 +176,7 @@ func TestSendPinMismatchRefusedBeforeSending(t *testing.T) {
 	c, _ := newClient(t, &pins{m: map[string]string{tjNodeID: otherPin}}, nil)
 	_, err := c.Send(context.Background(), n.addr(), []byte("h.p.s"))
 	require.Error(t, err)
-	assert.ErrorIs(t, err, peer.ErrPinMismatch)
+	assert.ErrorIs(t, err, pintls.ErrPinMismatch)
 	assert.False(t, exchange.Permanent(err), "a pin may be rotated: retried")
 	assert.Equal(t, int64(0), n.requests.Load(), "nothing was sent")
 
@@ -196,7 +197,7 @@ func TestSendPinIsPerNode(t *testing.T) {
 	p.set(tjNodeID, other)
 	c, _ := newClient(t, p, nil)
 	_, err := c.Send(context.Background(), n.addr(), []byte("h.p.s"))
-	assert.ErrorIs(t, err, peer.ErrPinMismatch)
+	assert.ErrorIs(t, err, pintls.ErrPinMismatch)
 	_, err = c.Send(context.Background(), peer.NodeAddr{ID: "KZ-MOJ-CRVS", URL: n.srv.URL}, []byte("h.p.s"))
 	assert.NoError(t, err)
 }
@@ -250,13 +251,13 @@ func TestSendProblemMapping(t *testing.T) {
 			receipt, err := c.Send(context.Background(), n.addr(), []byte("h.p.s"))
 			require.Error(t, err)
 			assert.Nil(t, receipt)
-			var pe *peer.PeerError
+			var pe *protocol.ProblemError
 			require.ErrorAs(t, err, &pe)
 			assert.Equal(t, tc.status, pe.Status)
 			assert.Equal(t, tc.code, pe.Problem.Code)
-			assert.Equal(t, tc.retryable, pe.Retryable)
+			assert.Equal(t, tc.retryable, pe.Retryable())
 			assert.Equal(t, !tc.retryable, exchange.Permanent(err))
-			assert.Equal(t, tjNodeID, pe.Node)
+			assert.Equal(t, tjNodeID, pe.From)
 			assert.NotContains(t, err.Error(), "\x1b", "peer text is cleaned for logs")
 			if tc.code != "" {
 				assert.True(t, strings.HasPrefix(err.Error(), string(tc.code)), "%v", err)
@@ -357,7 +358,7 @@ func TestSendKeepAlive(t *testing.T) {
 	_, rotated := mustCert(t, tjNodeID)
 	p.set(tjNodeID, rotated)
 	_, err = c.Send(context.Background(), n.addr(), []byte("h.p.s"))
-	assert.ErrorIs(t, err, peer.ErrPinMismatch)
+	assert.ErrorIs(t, err, pintls.ErrPinMismatch)
 	assert.Equal(t, int64(11), n.requests.Load(), "nothing sent over the old connection")
 }
 
@@ -369,7 +370,7 @@ func TestSendTimeoutsAndNetworkErrors(t *testing.T) {
 		c, _ := newClient(t, pinsFor(n), func(c *peer.Config) { c.Timeout = 200 * time.Millisecond })
 		_, err := c.Send(context.Background(), n.addr(), []byte("h.p.s"))
 		require.Error(t, err)
-		var pe *peer.PeerError
+		var pe *protocol.ProblemError
 		assert.False(t, errors.As(err, &pe))
 		assert.False(t, exchange.Permanent(err))
 	})
@@ -416,14 +417,14 @@ func TestNewAndURLChecks(t *testing.T) {
 	for _, u := range []string{"http://127.0.0.1:1", "https://", "https://user@127.0.0.1:1", "https://127.0.0.1:1/?q=1", "::"} {
 		_, err := c.Send(context.Background(), peer.NodeAddr{ID: tjNodeID, URL: u}, []byte("h.p.s"))
 		assert.Error(t, err, u)
-		var pe *peer.PeerError
+		var pe *protocol.ProblemError
 		assert.False(t, errors.As(err, &pe), u)
 	}
 }
 
 func TestSPKIPinMatchesTheRegistry(t *testing.T) {
 	cert, pin := mustCert(t, tjNodeID)
-	assert.Equal(t, registry.SPKIPin(cert.Leaf.RawSubjectPublicKeyInfo), pin)
+	assert.Equal(t, protocol.SPKIPin(cert.Leaf.RawSubjectPublicKeyInfo), pin)
 }
 
 // TestDeliverOverMTLS wires the pieces as a node does: TR's delivery
@@ -458,7 +459,7 @@ func TestDeliverOverMTLS(t *testing.T) {
 
 	id := protocoltest.NewUUID()
 	raw := tr.Sign(protocol.TypEvent, protocoltest.BirthMessageAt("TR", "TJ", id, time.Now()))
-	out := &oneDelivery{d: exchange.Delivery{Key: 1, Recipient: "TJ", RecipientNodeID: tjNodeID, MessageID: id, JWS: raw,
+	out := &oneDelivery{d: store.Delivery{Key: 1, Recipient: "TJ", RecipientNodeID: tjNodeID, MessageID: id, JWS: raw,
 		CreatedAt: time.Now(), NextAttemptAt: time.Now()}, done: make(chan []byte, 1)}
 	d, err := exchange.NewDeliverer(exchange.DelivererConfig{
 		Outbox: out,
@@ -487,12 +488,12 @@ func TestDeliverOverMTLS(t *testing.T) {
 // oneDelivery is an outbox holding a single delivery.
 type oneDelivery struct {
 	mu   sync.Mutex
-	d    exchange.Delivery
+	d    store.Delivery
 	gone bool
 	done chan []byte
 }
 
-func (o *oneDelivery) QueueHead(context.Context, string) (*exchange.Delivery, error) {
+func (o *oneDelivery) QueueHead(context.Context, string) (*store.Delivery, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.gone {
@@ -502,7 +503,7 @@ func (o *oneDelivery) QueueHead(context.Context, string) (*exchange.Delivery, er
 	return &d, nil
 }
 
-func (o *oneDelivery) RecordAttempt(_ context.Context, _ uint64, a exchange.Attempt) error {
+func (o *oneDelivery) RecordAttempt(_ context.Context, _ store.DeliveryKey, a store.Attempt) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.d.Attempts++
@@ -510,7 +511,7 @@ func (o *oneDelivery) RecordAttempt(_ context.Context, _ uint64, a exchange.Atte
 	return nil
 }
 
-func (o *oneDelivery) MarkDelivered(_ context.Context, _ uint64, receipt []byte, _ time.Time) error {
+func (o *oneDelivery) MarkDelivered(_ context.Context, _ store.DeliveryKey, receipt []byte, _ time.Time) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.gone = true
@@ -518,7 +519,7 @@ func (o *oneDelivery) MarkDelivered(_ context.Context, _ uint64, receipt []byte,
 	return nil
 }
 
-func (o *oneDelivery) MarkDead(context.Context, uint64, string, time.Time) error {
+func (o *oneDelivery) MarkDead(context.Context, store.DeliveryKey, string, time.Time) error {
 	panic("the test delivery went dead: " + o.d.LastError)
 }
 

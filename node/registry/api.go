@@ -6,16 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/ecrn/crvsx/node/internal/httpio"
 	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/protocol/trust"
 )
 
 // The registry's HTTP API (DESIGN.md §13, §14): what a node mounts for
@@ -66,23 +66,23 @@ const maxJoinBody = 4 << 10
 type Backend interface {
 	// Submit applies entry data through Raft, forwarding to the leader
 	// from a follower.
-	Submit(ctx context.Context, data []byte) (Result, error)
+	Submit(ctx context.Context, data []byte) (trust.Result, error)
 	// SubmitLeader applies entry data on the leader only (ErrNotLeader
 	// otherwise): the receiving end of a forwarded write.
-	SubmitLeader(ctx context.Context, data []byte) (Result, error)
+	SubmitLeader(ctx context.Context, data []byte) (trust.Result, error)
 	// ReadIndex returns the leader's commit index (leader only).
 	ReadIndex(ctx context.Context) (uint64, error)
 	// AddNonvoter adds a registered node to the Raft configuration as a
 	// non-voter (leader only).
 	AddNonvoter(ctx context.Context, nodeID, address string) error
 	// State is the replica's current state; View its trust view.
-	State() *State
-	View() *TrustView
+	State() *trust.State
+	View() *trust.View
 	// Status and Fresh report staleness (DESIGN.md §14).
 	Status() Status
 	Fresh() error
-	// Bundle exports the trust bundle (DESIGN.md §12).
-	Bundle() (*Bundle, error)
+	// Bundle exports the trust bundle (REGISTRY.md §12).
+	Bundle() (*trust.Bundle, error)
 }
 
 // APIConfig configures the API handler.
@@ -94,7 +94,7 @@ type APIConfig struct {
 	// Clock for join challenges; nil means time.Now.
 	Clock func() time.Time
 	// MaxBody bounds a command submission; 0 means 1 MiB + 64 KiB, the
-	// largest entry (DESIGN.md §4) and some slack.
+	// largest entry (REGISTRY.md §4) and some slack.
 	MaxBody int64
 }
 
@@ -118,7 +118,7 @@ func NewAPI(cfg APIConfig) (*API, error) {
 		cfg.Clock = time.Now
 	}
 	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = maxEntryBytes + 64<<10
+		cfg.MaxBody = trust.MaxEntryBytes + 64<<10
 	}
 	a := &API{cfg: cfg, mux: http.NewServeMux()}
 	a.join = newJoinService(cfg.Backend, cfg.Clock)
@@ -151,21 +151,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func notFoundError(r *http.Request) error {
-	return notFound(ReasonNotFound, "no registry resource %s %s", r.Method, r.URL.Path)
-}
-
-// lookupError is a read of something the registry does not hold: 404
-// NOT_FOUND, with the registry's reason (NOT_FOUND, PROPOSAL_UNKNOWN) as
-// the "reason" member. Not a refused command.
-type lookupError struct{ rej *RejectedError }
-
-func (e *lookupError) Error() string { return e.rej.Error() }
-
-// Unwrap makes ReasonOf work.
-func (e *lookupError) Unwrap() error { return e.rej }
-
-func notFound(r Reason, format string, args ...any) error {
-	return &lookupError{reject(r, format, args...)}
+	return notFound(trust.ReasonNotFound, "no registry resource %s %s", r.Method, r.URL.Path)
 }
 
 func (a *API) stalenessHeaders(h http.Header) {
@@ -181,264 +167,18 @@ func (a *API) stalenessHeaders(h http.Header) {
 	}
 }
 
-// ---- wire types ----
-
-// APIResult is the answer to a command submission: Result in JSON, plus
-// the approvals of the proposal it created or approved.
-type APIResult struct {
-	Index       uint64    `json:"index"`
-	Time        Timestamp `json:"time"`
-	EntrySHA256 string    `json:"entrySha256"`
-	CommandID   string    `json:"commandId,omitempty"`
-	Type        string    `json:"type,omitempty"`
-	Issuer      string    `json:"issuer,omitempty"`
-	Outcome     Outcome   `json:"outcome"`
-	Reason      Reason    `json:"reason,omitempty"`
-	Detail      string    `json:"detail,omitempty"`
-	Proposal    string    `json:"proposal,omitempty"`
-	StateHash   string    `json:"stateHash"`
-	ChainHead   string    `json:"chainHead"`
-	// Approvals and Required describe the proposal after a "proposed" or
-	// "approved" outcome: it needs Required − Approvals more.
-	Approvals int `json:"approvals,omitempty"`
-	Required  int `json:"required,omitempty"`
-}
-
-// ToResult converts back to a Result (the Forwarder's side).
-func (r APIResult) ToResult() Result {
-	return Result{Index: r.Index, Time: r.Time, EntrySHA256: r.EntrySHA256, CommandID: r.CommandID, Type: r.Type, Issuer: r.Issuer,
-		Outcome: r.Outcome, Reason: r.Reason, Detail: r.Detail, Proposal: r.Proposal, StateHash: r.StateHash, ChainHead: r.ChainHead}
-}
-
-func apiResult(res Result, s *State) APIResult {
-	out := APIResult{Index: res.Index, Time: res.Time, EntrySHA256: res.EntrySHA256, CommandID: res.CommandID, Type: res.Type,
-		Issuer: res.Issuer, Outcome: res.Outcome, Reason: res.Reason, Detail: res.Detail, Proposal: res.Proposal,
-		StateHash: res.StateHash, ChainHead: res.ChainHead}
-	if s != nil && res.Proposal != "" && (res.Outcome == OutcomeProposed || res.Outcome == OutcomeApproved) {
-		if p, ok := s.Proposal(res.Proposal); ok {
-			out.Approvals = len(p.Approvals)
-			out.Required, _ = s.RequiredApprovals(p.Type)
-		}
-	}
-	return out
-}
-
-// APIStatus is GET /v1/registry/status: Status in JSON.
-type APIStatus struct {
-	NodeID                string     `json:"nodeId"`
-	GenesisSHA256         string     `json:"genesisSha256"`
-	Role                  string     `json:"role"`
-	Suffrage              string     `json:"suffrage,omitempty"`
-	Leader                *APILeader `json:"leader,omitempty"`
-	Term                  uint64     `json:"term"`
-	AppliedIndex          uint64     `json:"appliedIndex"`
-	CommitIndex           uint64     `json:"commitIndex"`
-	LastIndex             uint64     `json:"lastIndex"`
-	ConsensusTime         Timestamp  `json:"consensusTime"`
-	StateHash             string     `json:"stateHash"`
-	ChainHead             string     `json:"chainHead"`
-	LastLeaderContact     *time.Time `json:"lastLeaderContact,omitempty"`
-	SyncedAt              *time.Time `json:"syncedAt,omitempty"`
-	StalenessSeconds      float64    `json:"stalenessSeconds"`
-	StalenessBoundSeconds float64    `json:"stalenessBoundSeconds"`
-	Stale                 bool       `json:"stale"`
-	SnapshotsRestored     uint64     `json:"snapshotsRestored"`
-	SnapshotError         string     `json:"snapshotError,omitempty"`
-	Failed                string     `json:"failed,omitempty"`
-}
-
-// APILeader names the leader and, if registered, its API URL.
-type APILeader struct {
-	ID      string `json:"id"`
-	Address string `json:"address"`
-	APIURL  string `json:"apiUrl,omitempty"`
-}
-
-func optTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-func apiStatus(st Status, v *TrustView) APIStatus {
-	out := APIStatus{NodeID: st.NodeID, Role: st.Role, Suffrage: st.Suffrage, Term: st.Term,
-		AppliedIndex: st.AppliedIndex, CommitIndex: st.CommitIndex, LastIndex: st.LastIndex, ConsensusTime: st.ConsensusTime,
-		StateHash: st.StateHash, ChainHead: st.ChainHead, LastLeaderContact: optTime(st.LastLeaderContact), SyncedAt: optTime(st.SyncedAt),
-		StalenessSeconds: st.Staleness.Seconds(), StalenessBoundSeconds: st.StalenessBound.Seconds(), Stale: st.Stale,
-		SnapshotsRestored: st.SnapshotsRestored}
-	if v != nil {
-		out.GenesisSHA256 = v.GenesisHash()
-	}
-	if st.Leader.ID != "" {
-		out.Leader = &APILeader{ID: st.Leader.ID, Address: st.Leader.Address}
-		if v != nil {
-			if n, ok := v.Node(st.Leader.ID); ok {
-				out.Leader.APIURL = n.APIURL
-			}
-		}
-	}
-	if st.SnapshotError != nil {
-		out.SnapshotError = st.SnapshotError.Error()
-	}
-	if st.Failed != nil {
-		out.Failed = st.Failed.Error()
-	}
-	return out
-}
-
-// APIMembers is GET /v1/registry/members.
-type APIMembers struct {
-	AppliedIndex uint64   `json:"appliedIndex"`
-	Members      []Member `json:"members"`
-}
-
-// APIKeys is GET /v1/registry/keys[?member=CC][&role=R][&status=S].
-type APIKeys struct {
-	AppliedIndex uint64 `json:"appliedIndex"`
-	Keys         []Key  `json:"keys"`
-}
-
-// APINodes is GET /v1/registry/nodes.
-type APINodes struct {
-	AppliedIndex uint64 `json:"appliedIndex"`
-	Nodes        []Node `json:"nodes"`
-}
-
-// APIProposal is an open proposal with its count: it executes once
-// Approvals reaches Required (recounted at each approval, DESIGN.md §6).
-type APIProposal struct {
-	Proposal
-	Required int `json:"required"`
-}
-
-// APIProposals is GET /v1/registry/proposals.
-type APIProposals struct {
-	AppliedIndex  uint64        `json:"appliedIndex"`
-	ConsensusTime Timestamp     `json:"consensusTime"`
-	Proposals     []APIProposal `json:"proposals"`
-}
-
-// APIPolicy is GET /v1/registry/policy.
-type APIPolicy struct {
-	GenesisSHA256 string    `json:"genesisSha256"`
-	AppliedIndex  uint64    `json:"appliedIndex"`
-	ConsensusTime Timestamp `json:"consensusTime"`
-	ActiveMembers int       `json:"activeMembers"`
-	Policy        Policy    `json:"policy"`
-}
-
-// APIReadIndex is POST /v1/registry/read-index.
-type APIReadIndex struct {
-	Index uint64 `json:"index"`
-}
-
-// ---- problems ----
-
-// APIProblem is the problem document of the registry API: RFC 9457 with
-// the network's members, plus the registry's stable reason, the result of
-// a rejected command, and the leader when a request belongs there.
-type APIProblem struct {
-	protocol.Problem
-	Reason Reason     `json:"reason,omitempty"`
-	Result *APIResult `json:"result,omitempty"`
-	Leader *APILeader `json:"leader,omitempty"`
-	// Cause names the shell error behind an UNAVAILABLE problem
-	// ("not-leader", "no-leader", "timeout", "leader-clock-behind"), so
-	// that a forwarded error keeps its class.
-	Cause string `json:"cause,omitempty"`
-}
-
-// problemOf maps an error to the problem document (the one place the API
-// turns errors into problems) and says whether it is a server fault.
-func (a *API) problemOf(err error) APIProblem {
-	var (
-		le  *lookupError
-		re  *RejectedError
-		se  *StaleError
-		pe  *protocol.Error
-		out APIProblem
-	)
-	switch {
-	case errors.As(err, &le):
-		out.Problem = protocol.ProblemFor(&protocol.Error{Code: protocol.CodeNotFound, Detail: le.rej.Detail})
-		out.Reason = le.rej.Reason
-	case errors.As(err, &pe):
-		out.Problem = protocol.ProblemFor(pe)
-	case errors.As(err, &se) || errors.Is(err, ErrStale):
-		// A fixed detail: the cause (transport, forwarding) is logged, not
-		// sent to a client that may not be a member.
-		out.Problem = protocol.ProblemFor(&protocol.Error{Code: protocol.CodeRegistryStale, Detail: "this node's registry replica is past its staleness bound; retry later or on another node"})
-	case errors.As(err, &re):
-		code := protocol.CodeRegistryRejected
-		if re.Reason == ReasonNodePinMismatch {
-			code = protocol.CodeNodePinMismatch
-		}
-		out.Problem = protocol.ProblemFor(&protocol.Error{Code: code, Detail: re.Error()})
-		out.Reason = re.Reason
-	case errors.Is(err, ErrUnavailable):
-		out.Cause = causeOf(err)
-		detail := "the registry cannot take this now; retry the same command"
-		if out.Cause != "" {
-			detail = "the registry cannot take this now (" + out.Cause + "); retry the same command"
-		}
-		out.Problem = protocol.ProblemFor(&protocol.Error{Code: protocol.CodeUnavailable, Detail: detail})
-	case errors.Is(err, ErrNodeNotRegistered):
-		out.Problem = protocol.ProblemFor(&protocol.Error{Code: protocol.CodeRegistryRejected, Detail: err.Error()})
-		out.Reason = ReasonNodeUnknown
-	default:
-		out.Problem = protocol.ProblemFor(err) // INTERNAL, generic detail
-	}
-	return out
-}
-
-// problem writes err as a problem document; extra fills the registry
-// members (result, leader).
-func (a *API) problem(w http.ResponseWriter, r *http.Request, err error, extra func(*APIProblem)) {
-	p := a.problemOf(err)
-	if extra != nil {
-		extra(&p)
-	}
-	p.Instance = r.URL.Path
-	if p.Status >= 500 {
-		a.cfg.Logger.Error("registry API", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("code", string(p.Code)), slog.Any("err", err))
-	} else {
-		a.cfg.Logger.Warn("registry API", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("code", string(p.Code)),
-			slog.String("reason", string(p.Reason)), slog.Any("err", err))
-	}
-	if p.Code == protocol.CodeUnavailable || p.Code == protocol.CodeRegistryStale {
-		w.Header().Set("Retry-After", "5")
-	}
-	writeJSON(w, p.Status, protocol.ProblemContentType, p)
-}
-
-func writeJSON(w http.ResponseWriter, status int, ctype string, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
-}
-
-func (a *API) ok(w http.ResponseWriter, v any) { writeJSON(w, http.StatusOK, MediaJSON, v) }
+func (a *API) ok(w http.ResponseWriter, v any) { httpio.WriteJSON(w, http.StatusOK, MediaJSON, v) }
 
 // ---- handlers ----
 
 // postCommands: POST /v1/registry/commands, body the entry data (one or
 // more compact JWS over one payload, LF-separated), application/jose.
 func (a *API) postCommands(w http.ResponseWriter, r *http.Request) {
-	if err := checkMediaType(r, MediaJOSE); err != nil {
+	if err := httpio.CheckContentType(r, MediaJOSE); err != nil {
 		a.problem(w, r, err, nil)
 		return
 	}
-	data, err := readBody(w, r, a.cfg.MaxBody)
+	data, err := httpio.ReadBody(w, r, a.cfg.MaxBody)
 	if err != nil {
 		a.problem(w, r, err, nil)
 		return
@@ -451,9 +191,9 @@ func (a *API) postCommands(w http.ResponseWriter, r *http.Request) {
 		a.problem(w, r, err, nil)
 		return
 	}
-	var res Result
+	var res trust.Result
 	if by := r.Header.Get(HeaderForwardedBy); by != "" {
-		// > DESIGN §13: the leader stamps and applies a forwarded write;
+		// > DESIGN.md §13: the leader stamps and applies a forwarded write;
 		// > a node that is no longer the leader answers ErrNotLeader and
 		// > the follower retries with the new leader — never a second hop.
 		res, err = a.cfg.Backend.SubmitLeader(r.Context(), data)
@@ -461,12 +201,12 @@ func (a *API) postCommands(w http.ResponseWriter, r *http.Request) {
 		res, err = a.cfg.Backend.Submit(r.Context(), data)
 	}
 	if err != nil {
-		a.problem(w, r, err, func(p *APIProblem) { p.Leader = a.leader() })
+		a.problem(w, r, err, a.withLeader)
 		return
 	}
 	out := apiResult(res, a.appliedState(r.Context(), res.Index))
-	if res.Outcome == OutcomeRejected {
-		a.problem(w, r, res.Err(), func(p *APIProblem) { p.Result = &out })
+	if res.Outcome == trust.OutcomeRejected {
+		a.problem(w, r, res.Err(), func(e *apiError) { e.result, _ = json.Marshal(out) })
 		return
 	}
 	a.ok(w, out)
@@ -480,7 +220,7 @@ const readYourWritesWait = 2 * time.Second
 
 // appliedState waits until this replica has applied index (bounded by
 // readYourWritesWait and ctx) and returns its state.
-func (a *API) appliedState(ctx context.Context, index uint64) *State {
+func (a *API) appliedState(ctx context.Context, index uint64) *trust.State {
 	deadline := time.Now().Add(readYourWritesWait)
 	for {
 		s := a.cfg.Backend.State()
@@ -505,13 +245,13 @@ func (a *API) leader() *APILeader {
 	return l
 }
 
-// unauthenticatedReasons are the refusals of DESIGN.md §5 steps 1–5: the
+// unauthenticatedReasons are the refusals of REGISTRY.md §5 steps 1–5: the
 // entry is not a command signed by a key of the registry. They burn no id
 // and move no time; the API refuses them without submitting, so that
 // anonymous junk never costs every node a log entry forever.
-var unauthenticatedReasons = map[Reason]bool{
-	ReasonMalformedEntry: true, ReasonMalformedCommand: true, ReasonWrongNetwork: true,
-	ReasonUnknownType: true, ReasonUnknownKey: true, ReasonBadSignature: true,
+var unauthenticatedReasons = map[trust.Reason]bool{
+	trust.ReasonMalformedEntry: true, trust.ReasonMalformedCommand: true, trust.ReasonWrongNetwork: true,
+	trust.ReasonUnknownType: true, trust.ReasonUnknownKey: true, trust.ReasonBadSignature: true,
 }
 
 // precheck runs Apply on this replica's state as a dry run (pure, nothing
@@ -521,29 +261,29 @@ var unauthenticatedReasons = map[Reason]bool{
 // decides.
 func (a *API) precheck(data []byte) error {
 	s := a.cfg.Backend.State()
-	_, res, err := Apply(s, Entry{Index: s.AppliedIndex() + 1, Time: max(s.ConsensusTime(), TimestampOf(a.cfg.Clock())), Data: data})
-	if err != nil || res.Outcome != OutcomeRejected || !unauthenticatedReasons[res.Reason] {
+	_, res, err := trust.Apply(s, trust.Entry{Index: s.AppliedIndex() + 1, Time: max(s.ConsensusTime(), trust.TimestampOf(a.cfg.Clock())), Data: data})
+	if err != nil || res.Outcome != trust.OutcomeRejected || !unauthenticatedReasons[res.Reason] {
 		return nil
 	}
 	detail := res.Detail + "; not submitted"
-	if res.Reason == ReasonUnknownKey {
+	if res.Reason == trust.ReasonUnknownKey {
 		detail += fmt.Sprintf(" (this node's registry is at index %d: a key added since is not known here yet; retry later)", s.AppliedIndex())
 	}
-	return &RejectedError{Reason: res.Reason, Detail: detail}
+	return &trust.RejectedError{Reason: res.Reason, Detail: detail}
 }
 
-// checkEntryShape refuses what can never be an entry (DESIGN.md §5 step
+// checkEntryShape refuses what can never be an entry (REGISTRY.md §5 step
 // 1) before it costs a log entry: 1…64 LF-separated compact JWS.
 func checkEntryShape(data []byte) error {
 	if len(data) == 0 {
 		return &protocol.Error{Code: protocol.CodeNotCompact, Detail: "empty body: want one or more compact JWS separated by LF"}
 	}
-	if len(data) > maxEntryBytes {
-		return &protocol.Error{Code: protocol.CodeTooLarge, Detail: fmt.Sprintf("entry of %d bytes exceeds %d", len(data), maxEntryBytes)}
+	if len(data) > trust.MaxEntryBytes {
+		return &protocol.Error{Code: protocol.CodeTooLarge, Detail: fmt.Sprintf("entry of %d bytes exceeds %d", len(data), trust.MaxEntryBytes)}
 	}
 	parts := bytes.Split(data, []byte{'\n'})
-	if len(parts) > maxEntrySignatures {
-		return &protocol.Error{Code: protocol.CodeNotCompact, Detail: fmt.Sprintf("%d signatures exceed %d", len(parts), maxEntrySignatures)}
+	if len(parts) > trust.MaxEntrySignatures {
+		return &protocol.Error{Code: protocol.CodeNotCompact, Detail: fmt.Sprintf("%d signatures exceed %d", len(parts), trust.MaxEntrySignatures)}
 	}
 	for i, p := range parts {
 		if bytes.Count(p, []byte{'.'}) != 2 || len(p) > protocol.MaxMessageBytes {
@@ -551,32 +291,6 @@ func checkEntryShape(data []byte) error {
 		}
 	}
 	return nil
-}
-
-func checkMediaType(r *http.Request, want string) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != want {
-		return &protocol.Error{Code: protocol.CodeUnsupported, Detail: fmt.Sprintf("Content-Type must be %s", want)}
-	}
-	return nil
-}
-
-// readBody reads at most limit bytes, refusing a larger body before
-// reading it (Content-Length) or as soon as it passes the limit.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	tooLarge := &protocol.Error{Code: protocol.CodeTooLarge, Detail: fmt.Sprintf("body larger than %d bytes", limit)}
-	if r.ContentLength > limit {
-		return nil, tooLarge
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
-		return nil, &protocol.Error{Code: protocol.CodePayloadJSON, Detail: "the body could not be read", Err: err}
-	}
-	return b, nil
 }
 
 func (a *API) getStatus(w http.ResponseWriter, r *http.Request) {
@@ -589,13 +303,21 @@ func (a *API) getMembers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getMember(w http.ResponseWriter, r *http.Request) {
+	getOne(a, w, r, "id", "member", (*trust.State).Member, func(s *trust.State, m trust.Member) any {
+		return APIMembers{AppliedIndex: s.AppliedIndex(), Members: []trust.Member{m}}
+	})
+}
+
+// getOne answers the GET of one object named by the path value param:
+// NOT_FOUND if the replica's state has none, else answer(state, object).
+func getOne[T any](a *API, w http.ResponseWriter, r *http.Request, param, what string, lookup func(*trust.State, string) (T, bool), answer func(*trust.State, T) any) {
 	s := a.cfg.Backend.State()
-	m, ok := s.Member(r.PathValue("id"))
+	v, ok := lookup(s, r.PathValue(param))
 	if !ok {
-		a.problem(w, r, notFound(ReasonNotFound, "unknown member %q", r.PathValue("id")), nil)
+		a.problem(w, r, notFound(trust.ReasonNotFound, "unknown %s %q", what, r.PathValue(param)), nil)
 		return
 	}
-	a.ok(w, APIMembers{AppliedIndex: s.AppliedIndex(), Members: []Member{m}})
+	a.ok(w, answer(s, v))
 }
 
 func (a *API) getKeys(w http.ResponseWriter, r *http.Request) {
@@ -604,24 +326,20 @@ func (a *API) getKeys(w http.ResponseWriter, r *http.Request) {
 	member, role, status := q.Get("member"), q.Get("role"), q.Get("status")
 	if member != "" {
 		if _, ok := s.Member(member); !ok {
-			a.problem(w, r, notFound(ReasonNotFound, "unknown member %q", member), nil)
+			a.problem(w, r, notFound(trust.ReasonNotFound, "unknown member %q", member), nil)
 			return
 		}
 	}
-	keys := slices.DeleteFunc(s.Keys(), func(k Key) bool {
+	keys := slices.DeleteFunc(s.Keys(), func(k trust.Key) bool {
 		return (member != "" && k.Member != member) || (role != "" && k.Role != role) || (status != "" && k.Status != status)
 	})
 	a.ok(w, APIKeys{AppliedIndex: s.AppliedIndex(), Keys: keys})
 }
 
 func (a *API) getKey(w http.ResponseWriter, r *http.Request) {
-	s := a.cfg.Backend.State()
-	k, ok := s.Key(r.PathValue("kid"))
-	if !ok {
-		a.problem(w, r, notFound(ReasonNotFound, "unknown key %q", r.PathValue("kid")), nil)
-		return
-	}
-	a.ok(w, APIKeys{AppliedIndex: s.AppliedIndex(), Keys: []Key{k}})
+	getOne(a, w, r, "kid", "key", (*trust.State).Key, func(s *trust.State, k trust.Key) any {
+		return APIKeys{AppliedIndex: s.AppliedIndex(), Keys: []trust.Key{k}}
+	})
 }
 
 func (a *API) getNodes(w http.ResponseWriter, r *http.Request) {
@@ -629,7 +347,7 @@ func (a *API) getNodes(w http.ResponseWriter, r *http.Request) {
 	a.ok(w, APINodes{AppliedIndex: s.AppliedIndex(), Nodes: s.Nodes()})
 }
 
-func apiProposal(s *State, p Proposal) APIProposal {
+func apiProposal(s *trust.State, p trust.Proposal) APIProposal {
 	req, _ := s.RequiredApprovals(p.Type)
 	return APIProposal{Proposal: p, Required: req}
 }
@@ -647,9 +365,9 @@ func (a *API) getProposal(w http.ResponseWriter, r *http.Request) {
 	s := a.cfg.Backend.State()
 	p, ok := s.Proposal(r.PathValue("id"))
 	if !ok {
-		rej := notFound(ReasonProposalUnknown, "no open proposal %q: it expired, was executed, or never existed", r.PathValue("id"))
+		rej := notFound(trust.ReasonProposalUnknown, "no open proposal %q: it expired, was executed, or never existed", r.PathValue("id"))
 		if idx, used := s.UsedID(r.PathValue("id")); used {
-			rej = notFound(ReasonProposalUnknown, "proposal %q is no longer open (its command is at index %d): it expired or was executed", r.PathValue("id"), idx)
+			rej = notFound(trust.ReasonProposalUnknown, "proposal %q is no longer open (its command is at index %d): it expired or was executed", r.PathValue("id"), idx)
 		}
 		a.problem(w, r, rej, nil)
 		return
@@ -661,7 +379,7 @@ func (a *API) getPolicy(w http.ResponseWriter, r *http.Request) {
 	s := a.cfg.Backend.State()
 	active := 0
 	for _, m := range s.Members() {
-		if m.Status == StatusActive {
+		if m.Status == trust.StatusActive {
 			active++
 		}
 	}
@@ -700,16 +418,16 @@ func (a *API) postReadIndex(w http.ResponseWriter, r *http.Request) {
 	}
 	idx, err := a.cfg.Backend.ReadIndex(r.Context())
 	if err != nil {
-		a.problem(w, r, err, func(p *APIProblem) { p.Leader = a.leader() })
+		a.problem(w, r, err, a.withLeader)
 		return
 	}
 	a.ok(w, APIReadIndex{Index: idx})
 }
 
 // peerNode is the registered node behind the request's TLS client key.
-func (a *API) peerNode(r *http.Request) (Node, error) {
+func (a *API) peerNode(r *http.Request) (trust.Node, error) {
 	if r.TLS == nil {
-		return Node{}, reject(ReasonNodePinMismatch, "peer endpoints need mutual TLS with the node's registered key")
+		return trust.Node{}, trust.Rejectf(trust.ReasonNodePinMismatch, "peer endpoints need mutual TLS with the node's registered key")
 	}
 	return verifyPeer(a.cfg.Backend.View, *r.TLS, nil)
 }

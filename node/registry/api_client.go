@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,7 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ecrn/crvsx/node/pintls"
 	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/protocol/trust"
 )
 
 // Clients of the registry API: APIClient for operators (the crvsx registry
@@ -25,55 +26,31 @@ import (
 // both ends.
 
 const (
-	alpnHTTP1 = "http/1.1"
-	// maxProblemBytes bounds a problem document read from a server;
-	// maxAnswerBytes any other answer (a trust bundle is the largest).
-	maxProblemBytes = 64 << 10
-	maxAnswerBytes  = MaxBundleBytes
+	// maxAnswerBytes bounds an answer that is not a problem (a trust
+	// bundle is the largest).
+	maxAnswerBytes = trust.MaxBundleBytes
 )
 
-// APIServerTLSConfig is the TLS configuration of a node's registry API
-// listener: TLS 1.3 with the node's TLS key; a client key is requested but
-// not required (operators have none), and never checked by the handshake:
-// the peer endpoints (join, read index) check it against the registry
-// themselves, so that a wrong key is answered with its reason.
-func APIServerTLSConfig(cert tls.Certificate) *tls.Config {
-	return &tls.Config{
-		MinVersion:             tls.VersionTLS13,
-		Certificates:           []tls.Certificate{cert},
-		ClientAuth:             tls.RequestClientCert,
-		SessionTicketsDisabled: true,
-		NextProtos:             []string{alpnHTTP1},
-	}
+// classified is a registry API problem as a client sees it: the one
+// decoded *protocol.ProblemError, plus the class the error had on the
+// server — a *trust.RejectedError for a registry reason (trust.ReasonOf
+// works), the shell's errors for unavailability — so that a forwarded
+// error keeps its class (errors.Is(err, ErrNotLeader) on the follower).
+type classified struct {
+	*protocol.ProblemError
+	classes []error
 }
 
-// APIError is a problem document answered by a registry API.
-type APIError struct {
-	Status  int
-	Problem APIProblem
-}
+// Unwrap gives the problem and its classes.
+func (e *classified) Unwrap() []error { return append([]error{e.ProblemError}, e.classes...) }
 
-func (e *APIError) Error() string {
-	p := e.Problem
-	s := "registry API: " + string(p.Code)
-	if p.Reason != "" {
-		s += " (" + string(p.Reason) + ")"
-	}
-	if p.Detail != "" {
-		s += ": " + p.Detail
-	}
-	return s
-}
-
-// Unwrap gives the error its class: a *RejectedError for a registry
-// reason (ReasonOf works), the shell's errors for unavailability, so that
-// a forwarded error keeps the class it had on the leader.
-func (e *APIError) Unwrap() []error {
+func classify(pe *protocol.ProblemError) error {
+	p := pe.Problem
 	var out []error
-	if e.Problem.Reason != "" {
-		out = append(out, &RejectedError{Reason: e.Problem.Reason, Detail: e.Problem.Detail})
+	if p.Reason != "" {
+		out = append(out, &trust.RejectedError{Reason: trust.Reason(p.Reason), Detail: p.Detail})
 	}
-	switch e.Problem.Cause {
+	switch p.Cause {
 	case causeNotLeader:
 		out = append(out, ErrNotLeader)
 	case causeNoLeader:
@@ -83,41 +60,39 @@ func (e *APIError) Unwrap() []error {
 	case causeClockBehind:
 		out = append(out, ErrLeaderClockBehind)
 	default:
-		switch e.Problem.Code {
-		case protocol.CodeRegistryStale:
+		switch {
+		case p.Code == protocol.CodeRegistryStale:
 			out = append(out, ErrStale)
-		case protocol.CodeUnavailable:
+		case p.Code == protocol.CodeUnavailable, p.Code == "" && pe.Status == http.StatusServiceUnavailable:
 			out = append(out, ErrUnavailable)
 		}
 	}
-	return out
+	return &classified{ProblemError: pe, classes: out}
 }
 
-// The "cause" member of an UNAVAILABLE problem: which shell error it was.
-const (
-	causeNotLeader   = "not-leader"
-	causeNoLeader    = "no-leader"
-	causeTimeout     = "timeout"
-	causeClockBehind = "leader-clock-behind"
-)
-
-func causeOf(err error) string {
-	switch {
-	case errors.Is(err, ErrNotLeader):
-		return causeNotLeader
-	case errors.Is(err, ErrNoLeader):
-		return causeNoLeader
-	case errors.Is(err, ErrTimeout):
-		return causeTimeout
-	case errors.Is(err, ErrLeaderClockBehind):
-		return causeClockBehind
+// ProblemResult returns the Result a registry API problem carries (a
+// refused command's "result" member).
+func ProblemResult(err error) (APIResult, bool) {
+	var pe *protocol.ProblemError
+	var r APIResult
+	if !errors.As(err, &pe) || len(pe.Problem.Result) == 0 || json.Unmarshal(pe.Problem.Result, &r) != nil {
+		return APIResult{}, false
 	}
-	return ""
+	return r, true
+}
+
+// problemLeader returns the leader's API URL a problem names, or "".
+func problemLeader(pe *protocol.ProblemError) string {
+	var l APILeader
+	if len(pe.Problem.Leader) == 0 || json.Unmarshal(pe.Problem.Leader, &l) != nil {
+		return ""
+	}
+	return l.APIURL
 }
 
 // decodeAPIResponse decodes a 2xx answer into out (if not nil), or returns
-// the problem as an *APIError together with the leader's API URL when the
-// server named one.
+// the problem (a *protocol.ProblemError, classified) together with the
+// leader's API URL when the server named one.
 func decodeAPIResponse(resp *http.Response, out any) (string, error) {
 	if resp.StatusCode/100 == 2 {
 		if out == nil {
@@ -139,22 +114,9 @@ func decodeAPIResponse(resp *http.Response, out any) (string, error) {
 		}
 		return "", nil
 	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxProblemBytes))
-	e := &APIError{Status: resp.StatusCode}
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if mt != protocol.ProblemContentType || json.Unmarshal(b, &e.Problem) != nil {
-		e.Problem.Status = resp.StatusCode
-		e.Problem.Code = protocol.CodeInternal
-		e.Problem.Detail = fmt.Sprintf("HTTP %d without a problem document: %.200q", resp.StatusCode, b)
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			e.Problem.Code = protocol.CodeUnavailable
-		}
-	}
-	leader := ""
-	if e.Problem.Leader != nil {
-		leader = e.Problem.Leader.APIURL
-	}
-	return leader, e
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, protocol.MaxProblemBytes))
+	pe := protocol.DecodeProblem(resp.Request.URL.Host, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	return problemLeader(pe), classify(pe)
 }
 
 // hostPort returns u's host:port, with 443 for https and 80 for http by
@@ -172,10 +134,10 @@ func hostPort(u *url.URL) string {
 
 // expectAPIAddr requires the peer to be the node whose apiUrl is at addr.
 func expectAPIAddr(addr string) PeerCheck {
-	return func(n Node) error {
+	return func(n trust.Node) error {
 		u, err := url.Parse(n.APIURL)
 		if err != nil || hostPort(u) != strings.ToLower(addr) {
-			return reject(ReasonNodePinMismatch, "the API at %s presented the key of node %s, whose API is %s", addr, n.ID, n.APIURL)
+			return trust.Rejectf(trust.ReasonNodePinMismatch, "the API at %s presented the key of node %s, whose API is %s", addr, n.ID, n.APIURL)
 		}
 		return nil
 	}
@@ -184,9 +146,9 @@ func expectAPIAddr(addr string) PeerCheck {
 // expectNode requires the peer to be node id, at its registered API.
 func expectNode(id, addr string) PeerCheck {
 	atAddr := expectAPIAddr(addr)
-	return func(n Node) error {
+	return func(n trust.Node) error {
 		if n.ID != id {
-			return reject(ReasonNodePinMismatch, "the API at %s presented the key of node %s, not of %s", addr, n.ID, id)
+			return trust.Rejectf(trust.ReasonNodePinMismatch, "the API at %s presented the key of node %s, not of %s", addr, n.ID, id)
 		}
 		return atAddr(n)
 	}
@@ -205,9 +167,9 @@ func dialPeerAPIExpect(ctx context.Context, cert tls.Certificate, view ViewFunc,
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conf := peerTLSConfig(cert, alpnHTTP1, func(cs tls.ConnectionState) error {
+	conf := pintls.MutualConfig(cert, pintls.ALPNHTTP1, func(cs tls.ConnectionState) error {
 		if _, err := verifyPeer(view, cs, expect); err != nil {
-			return &PeerError{Addr: addr, Err: err}
+			return &pintls.RefusedError{Addr: addr, Err: err}
 		}
 		return nil
 	})
@@ -278,35 +240,34 @@ func (f *HTTPForwarder) leaderClient(leader Leader) (string, *http.Client, error
 
 // Forward posts data to the leader. A command the leader rejected is a
 // Result (outcome rejected), not an error: it was applied and recorded.
-func (f *HTTPForwarder) Forward(ctx context.Context, leader Leader, data []byte) (Result, error) {
+func (f *HTTPForwarder) Forward(ctx context.Context, leader Leader, data []byte) (trust.Result, error) {
 	base, hc, err := f.leaderClient(leader)
 	if err != nil {
-		return Result{}, err
+		return trust.Result{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+PathCommands, bytes.NewReader(data))
 	if err != nil {
-		return Result{}, err
+		return trust.Result{}, err
 	}
 	req.Header.Set("Content-Type", MediaJOSE)
 	req.Header.Set(HeaderForwardedBy, f.NodeID)
 	resp, err := hc.Do(req)
-	if errors.Is(err, ErrPeerRefused) {
+	if errors.Is(err, pintls.ErrPinMismatch) {
 		// Refused in the handshake: nothing was sent.
-		return Result{}, fmt.Errorf("forward to leader %s: %w: %w", leader.ID, err, ErrUnavailable)
+		return trust.Result{}, fmt.Errorf("forward to leader %s: %w: %w", leader.ID, err, ErrUnavailable)
 	}
 	if err != nil {
 		// Sent or not, the outcome is unknown.
-		return Result{}, fmt.Errorf("forward to leader %s: %w: %w", leader.ID, err, ErrTimeout)
+		return trust.Result{}, fmt.Errorf("forward to leader %s: %w: %w", leader.ID, err, ErrTimeout)
 	}
 	defer resp.Body.Close()
 	var out APIResult
 	_, err = decodeAPIResponse(resp, &out)
-	var ae *APIError
-	if errors.As(err, &ae) && ae.Problem.Result != nil {
-		return ae.Problem.Result.ToResult(), nil
+	if res, ok := ProblemResult(err); ok {
+		return res.ToResult(), nil
 	}
 	if err != nil {
-		return Result{}, err
+		return trust.Result{}, err
 	}
 	return out.ToResult(), nil
 }
@@ -336,8 +297,22 @@ func (f *HTTPForwarder) ReadIndex(ctx context.Context, leader Leader) (uint64, e
 // APIClient is an operator's client of a node's registry API. Safe for
 // concurrent use.
 type APIClient struct {
-	base string
-	hc   *http.Client
+	base  string
+	hc    *http.Client
+	token string
+}
+
+// SetToken makes the client present an operator's bearer token: what a
+// node's admin listener (http://, on the node's host) requires for the
+// registry API it serves there.
+func (c *APIClient) SetToken(token string) { c.token = token }
+
+// do sends req with the client's token, if any.
+func (c *APIClient) do(req *http.Request) (*http.Response, error) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return c.hc.Do(req)
 }
 
 // NewAPIClient returns a client of the node at baseURL. An https node is
@@ -351,22 +326,10 @@ func NewAPIClient(baseURL, pin string, timeout time.Duration) (*APIClient, error
 	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 10 * time.Second}
 	if u.Scheme == "https" {
 		pin = strings.ToLower(pin)
-		if !isHex64(pin) {
+		if !protocol.IsSHA256Hex(pin) {
 			return nil, fmt.Errorf("registry: an https node is authenticated by the pin of its TLS key (64 hex digits; \"crvsx registry node-key pin\", or the node's tlsSpkiSha256)")
 		}
-		tr.TLSClientConfig = &tls.Config{
-			MinVersion:         tls.VersionTLS13,
-			InsecureSkipVerify: true, // no CA: the pin is checked below
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if len(cs.PeerCertificates) == 0 {
-					return errors.New("the node presented no certificate")
-				}
-				if got := SPKIPin(cs.PeerCertificates[0].RawSubjectPublicKeyInfo); got != pin {
-					return fmt.Errorf("%w: the node's TLS key %s is not the pinned %s", ErrPeerRefused, got, pin)
-				}
-				return nil
-			},
-		}
+		tr.TLSClientConfig = pintls.ClientConfig(nil, pintls.ExpectPin(pin))
 	}
 	return &APIClient{base: strings.TrimSuffix(u.String(), "/"), hc: &http.Client{Transport: tr, Timeout: timeout}}, nil
 }
@@ -376,7 +339,7 @@ func (c *APIClient) get(ctx context.Context, path string, out any) error {
 	if err != nil {
 		return err
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return err
 	}
@@ -409,15 +372,22 @@ func (c *APIClient) Keys(ctx context.Context, filter url.Values) (APIKeys, error
 }
 
 // Key is GET /v1/registry/keys/{kid}.
-func (c *APIClient) Key(ctx context.Context, kid string) (Key, error) {
+func (c *APIClient) Key(ctx context.Context, kid string) (trust.Key, error) {
 	var out APIKeys
-	if err := c.get(ctx, PathKeys+"/"+url.PathEscape(kid), &out); err != nil {
-		return Key{}, err
+	err := c.get(ctx, PathKeys+"/"+url.PathEscape(kid), &out)
+	return one(err, "key", kid, out.Keys)
+}
+
+// one is the single object of a GET of one object.
+func one[T any](err error, what, id string, got []T) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, err
 	}
-	if len(out.Keys) != 1 {
-		return Key{}, fmt.Errorf("registry API: key %s: %d keys in the answer", kid, len(out.Keys))
+	if len(got) != 1 {
+		return zero, fmt.Errorf("registry API: %s %s: %d in the answer", what, id, len(got))
 	}
-	return out.Keys[0], nil
+	return got[0], nil
 }
 
 // Nodes is GET /v1/registry/nodes.
@@ -433,15 +403,11 @@ func (c *APIClient) Proposals(ctx context.Context) (APIProposals, error) {
 }
 
 // Proposal is GET /v1/registry/proposals/{id}.
-func (c *APIClient) Proposal(ctx context.Context, id string) (APIProposal, Timestamp, error) {
+func (c *APIClient) Proposal(ctx context.Context, id string) (APIProposal, trust.Timestamp, error) {
 	var out APIProposals
-	if err := c.get(ctx, PathProposals+"/"+url.PathEscape(id), &out); err != nil {
-		return APIProposal{}, 0, err
-	}
-	if len(out.Proposals) != 1 {
-		return APIProposal{}, 0, fmt.Errorf("registry API: proposal %s: %d proposals in the answer", id, len(out.Proposals))
-	}
-	return out.Proposals[0], out.ConsensusTime, nil
+	err := c.get(ctx, PathProposals+"/"+url.PathEscape(id), &out)
+	p, err := one(err, "proposal", id, out.Proposals)
+	return p, out.ConsensusTime, err
 }
 
 // Policy is GET /v1/registry/policy.
@@ -457,14 +423,15 @@ func (c *APIClient) Bundle(ctx context.Context) ([]byte, error) {
 }
 
 // Submit posts entry data (POST /v1/registry/commands). A rejected command
-// is an *APIError whose Problem carries the Reason and the Result.
+// is a *protocol.ProblemError whose Problem carries the Reason and the
+// Result (ProblemResult).
 func (c *APIClient) Submit(ctx context.Context, data []byte) (APIResult, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+PathCommands, bytes.NewReader(data))
 	if err != nil {
 		return APIResult{}, err
 	}
 	req.Header.Set("Content-Type", MediaJOSE)
-	resp, err := c.hc.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return APIResult{}, err
 	}

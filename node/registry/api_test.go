@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrn/crvsx/node/pintls"
 	"github.com/ecrn/crvsx/node/registry"
 	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/protocol/trust"
 )
 
 // fakeBackend is the shell as the API sees it, over a tlsNet whose state
@@ -33,40 +35,40 @@ type fakeBackend struct {
 	added      []string // node@addr of AddNonvoter
 	addErr     error
 	readIndex  uint64
-	lastResult registry.Result
+	lastResult trust.Result
 }
 
 func newFakeBackend(tn *tlsNet) *fakeBackend {
 	return &fakeBackend{tn: tn, role: registry.RaftLeader}
 }
 
-func (b *fakeBackend) apply(data []byte) (registry.Result, error) {
+func (b *fakeBackend) apply(data []byte) (trust.Result, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.submitErr != nil {
-		return registry.Result{}, b.submitErr
+		return trust.Result{}, b.submitErr
 	}
-	var res registry.Result
+	var res trust.Result
 	b.tn.s, res = b.tn.n.Apply(b.tn.s, data)
 	b.tn.publish()
 	b.lastResult = res
 	return res, nil
 }
 
-func (b *fakeBackend) Submit(ctx context.Context, data []byte) (registry.Result, error) {
+func (b *fakeBackend) Submit(ctx context.Context, data []byte) (trust.Result, error) {
 	b.mu.Lock()
 	b.submitted = append(b.submitted, "submit")
 	b.mu.Unlock()
 	return b.apply(data)
 }
 
-func (b *fakeBackend) SubmitLeader(ctx context.Context, data []byte) (registry.Result, error) {
+func (b *fakeBackend) SubmitLeader(ctx context.Context, data []byte) (trust.Result, error) {
 	b.mu.Lock()
 	b.submitted = append(b.submitted, "leader")
 	notLeader := b.role != registry.RaftLeader
 	b.mu.Unlock()
 	if notLeader {
-		return registry.Result{}, registry.ErrNotLeader
+		return trust.Result{}, registry.ErrNotLeader
 	}
 	return b.apply(data)
 }
@@ -90,13 +92,13 @@ func (b *fakeBackend) AddNonvoter(ctx context.Context, id, addr string) error {
 	return nil
 }
 
-func (b *fakeBackend) State() *registry.State {
+func (b *fakeBackend) State() *trust.State {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.tn.s
 }
 
-func (b *fakeBackend) View() *registry.TrustView { return b.tn.view.Load() }
+func (b *fakeBackend) View() *trust.View { return b.tn.view.Load() }
 
 func (b *fakeBackend) Status() registry.Status {
 	b.mu.Lock()
@@ -120,7 +122,7 @@ func (b *fakeBackend) Fresh() error {
 	return nil
 }
 
-func (b *fakeBackend) Bundle() (*registry.Bundle, error) {
+func (b *fakeBackend) Bundle() (*trust.Bundle, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return nil, errors.New("fakeBackend keeps no history")
@@ -149,7 +151,7 @@ type apiResponse struct {
 	status  int
 	header  http.Header
 	body    []byte
-	problem registry.APIProblem
+	problem protocol.Problem
 }
 
 func do(t *testing.T, h http.Handler, method, path, ctype string, body []byte) apiResponse {
@@ -175,9 +177,9 @@ func do(t *testing.T, h http.Handler, method, path, ctype string, body []byte) a
 }
 
 // wantProblem asserts the status, code and reason of a problem document.
-func (r apiResponse) wantProblem(t *testing.T, status int, code protocol.Code, reason registry.Reason) {
+func (r apiResponse) wantProblem(t *testing.T, status int, code protocol.Code, reason trust.Reason) {
 	t.Helper()
-	if r.status != status || r.problem.Code != code || r.problem.Reason != reason || r.problem.Type != code.TypeURI() || r.problem.Status != status {
+	if r.status != status || r.problem.Code != code || r.problem.Reason != string(reason) || r.problem.Type != code.TypeURI() || r.problem.Status != status {
 		t.Fatalf("got %d %s/%s (%s), want %d %s/%s: %s", r.status, r.problem.Code, r.problem.Reason, r.problem.Type, status, code, reason, r.body)
 	}
 }
@@ -203,10 +205,10 @@ func TestAPICommands(t *testing.T) {
 	t.Run("ok/self-command-accepted", func(t *testing.T) {
 		spec := tn.nodes["KZ"].spec
 		spec.APIURL = "https://kz.example:8443"
-		data := n.Sign(n.Command(registry.CmdNodeRegister, "KZ", registry.NodeRegisterArgs{Node: spec}), n.Member("KZ").Gov)
+		data := n.Sign(n.Command(trust.CmdNodeRegister, "KZ", trust.NodeRegisterArgs{Node: spec}), n.Member("KZ").Gov)
 		r := do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, data)
 		res := decode[registry.APIResult](t, r)
-		if res.Outcome != registry.OutcomeAccepted || res.Type != registry.CmdNodeRegister || res.Index == 0 {
+		if res.Outcome != trust.OutcomeAccepted || res.Type != trust.CmdNodeRegister || res.Index == 0 {
 			t.Fatalf("%+v", res)
 		}
 		if r.header.Get(registry.HeaderIndex) == "" || r.header.Get(registry.HeaderStale) != "false" {
@@ -215,10 +217,10 @@ func TestAPICommands(t *testing.T) {
 	})
 	var proposal string
 	t.Run("ok/proposed-says-how-many-approvals-are-missing", func(t *testing.T) {
-		c := n.Command(registry.CmdMemberSuspend, "TJ", registry.SuspendArgs{Member: "KZ", Reason: "audit"})
+		c := n.Command(trust.CmdMemberSuspend, "TJ", trust.SuspendArgs{Member: "KZ", Reason: "audit"})
 		c.Propose = true
 		res := decode[registry.APIResult](t, do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, n.Sign(c, n.Member("TJ").Gov)))
-		if res.Outcome != registry.OutcomeProposed || res.Approvals != 1 || res.Required != 2 || res.Proposal != c.ID {
+		if res.Outcome != trust.OutcomeProposed || res.Approvals != 1 || res.Required != 2 || res.Proposal != c.ID {
 			t.Fatalf("%+v", res)
 		}
 		proposal = res.Proposal
@@ -235,14 +237,15 @@ func TestAPICommands(t *testing.T) {
 	})
 	t.Run("fail/unknown-proposal", func(t *testing.T) {
 		do(t, api, "GET", registry.PathProposals+"/00000000-0000-4000-8000-00000000ffff", "", nil).
-			wantProblem(t, 404, protocol.CodeNotFound, registry.ReasonProposalUnknown)
+			wantProblem(t, 404, protocol.CodeNotFound, trust.ReasonProposalUnknown)
 	})
 	t.Run("fail/below-threshold-with-reason-and-result", func(t *testing.T) {
 		before := b.State().Hash()
-		data := n.Sign(n.Command(registry.CmdMemberSuspend, "TJ", registry.SuspendArgs{Member: "KZ", Reason: "audit"}), n.Member("TJ").Gov)
+		data := n.Sign(n.Command(trust.CmdMemberSuspend, "TJ", trust.SuspendArgs{Member: "KZ", Reason: "audit"}), n.Member("TJ").Gov)
 		r := do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, data)
-		r.wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonBelowThreshold)
-		if r.problem.Result == nil || r.problem.Result.Index == 0 || r.problem.Result.Outcome != registry.OutcomeRejected {
+		r.wantProblem(t, 422, protocol.CodeRegistryRejected, trust.ReasonBelowThreshold)
+		var res registry.APIResult
+		if json.Unmarshal(r.problem.Result, &res) != nil || res.Index == 0 || res.Outcome != trust.OutcomeRejected {
 			t.Fatalf("the problem carries the result: %s", r.body)
 		}
 		if b.State().Hash() != before {
@@ -251,18 +254,18 @@ func TestAPICommands(t *testing.T) {
 	})
 	t.Run("fail/unauthenticated-refused-without-submitting", func(t *testing.T) {
 		stranger := n.NewKey("TJ", "ES256")
-		good := n.Sign(n.Command(registry.CmdKeyRetire, "TJ", registry.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), n.Member("TJ").Gov)
+		good := n.Sign(n.Command(trust.CmdKeyRetire, "TJ", trust.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), n.Member("TJ").Gov)
 		parts := strings.Split(string(good), ".")
 		sig := []byte(parts[2])
 		sig[5] ^= 1
-		other := n.Sign(registry.Command{Network: strings.Repeat("0", 64), ID: n.NextID(), Type: registry.CmdKeyRetire, IssuedAt: n.Now, Member: "TJ",
+		other := n.Sign(trust.Command{Network: strings.Repeat("0", 64), ID: n.NextID(), Type: trust.CmdKeyRetire, IssuedAt: n.Now, Member: "TJ",
 			Args: json.RawMessage(`{"kid":"x"}`)}, n.Member("TJ").Gov)
-		for reason, data := range map[registry.Reason][]byte{
-			registry.ReasonUnknownKey:       n.Sign(n.Command(registry.CmdKeyRetire, "TJ", registry.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), stranger),
-			registry.ReasonBadSignature:     []byte(parts[0] + "." + parts[1] + "." + string(sig)),
-			registry.ReasonMalformedCommand: []byte(parts[0] + ".e30." + parts[2]),
-			registry.ReasonWrongNetwork:     other,
-			registry.ReasonUnknownType:      n.Sign(n.Command("member.promote", "TJ", struct{}{}), n.Member("TJ").Gov),
+		for reason, data := range map[trust.Reason][]byte{
+			trust.ReasonUnknownKey:       n.Sign(n.Command(trust.CmdKeyRetire, "TJ", trust.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), stranger),
+			trust.ReasonBadSignature:     []byte(parts[0] + "." + parts[1] + "." + string(sig)),
+			trust.ReasonMalformedCommand: []byte(parts[0] + ".e30." + parts[2]),
+			trust.ReasonWrongNetwork:     other,
+			trust.ReasonUnknownType:      n.Sign(n.Command("member.promote", "TJ", struct{}{}), n.Member("TJ").Gov),
 		} {
 			b.set(func(b *fakeBackend) { b.submitted = nil })
 			before := b.State().AppliedIndex()
@@ -301,7 +304,7 @@ func TestAPICommands(t *testing.T) {
 		}
 	})
 	t.Run("ok/forwarded-write-is-leader-only", func(t *testing.T) {
-		data := n.Sign(n.Command(registry.CmdKeyRetire, "TR", registry.KeyRetireArgs{Kid: n.Member("TR").Sig.Kid()}), n.Member("TR").Gov)
+		data := n.Sign(n.Command(trust.CmdKeyRetire, "TR", trust.KeyRetireArgs{Kid: n.Member("TR").Sig.Kid()}), n.Member("TR").Gov)
 		req := httptest.NewRequest("POST", registry.PathCommands, bytes.NewReader(data))
 		req.Header.Set("Content-Type", registry.MediaJOSE)
 		req.Header.Set(registry.HeaderForwardedBy, "KZ-N9")
@@ -318,19 +321,18 @@ func TestAPICommands(t *testing.T) {
 			b.leader = registry.Leader{ID: "TR-N9", Address: tn.nodes["TR"].spec.RaftAddress}
 		})
 		defer b.set(func(b *fakeBackend) { b.role, b.leader = registry.RaftLeader, registry.Leader{} })
-		data := n.Sign(n.Command(registry.CmdKeyRetire, "KZ", registry.KeyRetireArgs{Kid: n.Member("KZ").Sig.Kid()}), n.Member("KZ").Gov)
+		data := n.Sign(n.Command(trust.CmdKeyRetire, "KZ", trust.KeyRetireArgs{Kid: n.Member("KZ").Sig.Kid()}), n.Member("KZ").Gov)
 		req := httptest.NewRequest("POST", registry.PathCommands, bytes.NewReader(data))
 		req.Header.Set("Content-Type", registry.MediaJOSE)
 		req.Header.Set(registry.HeaderForwardedBy, "KZ-N9")
 		w := httptest.NewRecorder()
 		api.ServeHTTP(w, req)
-		var p registry.APIProblem
+		var p protocol.Problem
+		var leader registry.APILeader
 		json.Unmarshal(w.Body.Bytes(), &p)
-		if w.Code != 503 || p.Code != protocol.CodeUnavailable || p.Cause != "not-leader" || p.Leader == nil || p.Leader.APIURL != tn.nodes["TR"].spec.APIURL {
+		json.Unmarshal(p.Leader, &leader)
+		if w.Code != 421 || p.Code != protocol.CodeNotLeader || p.Cause != "not-leader" || leader.APIURL != tn.nodes["TR"].spec.APIURL {
 			t.Fatalf("%d %s", w.Code, w.Body)
-		}
-		if w.Header().Get("Retry-After") == "" {
-			t.Fatal("no Retry-After")
 		}
 	})
 	for _, c := range []struct {
@@ -341,6 +343,7 @@ func TestAPICommands(t *testing.T) {
 	}{
 		{"fail/stale-replica", &registry.StaleError{Staleness: time.Hour, Bound: time.Minute}, protocol.CodeRegistryStale, ""},
 		{"fail/no-leader", registry.ErrNoLeader, protocol.CodeUnavailable, "no-leader"},
+		{"fail/not-leader-is-the-clients-routing", registry.ErrNotLeader, protocol.CodeNotLeader, "not-leader"},
 		{"fail/timeout-outcome-unknown", registry.ErrTimeout, protocol.CodeUnavailable, "timeout"},
 		{"fail/leader-clock-behind", registry.ErrLeaderClockBehind, protocol.CodeUnavailable, "leader-clock-behind"},
 		{"fail/internal", errors.New("disk on fire"), protocol.CodeInternal, ""},
@@ -348,7 +351,7 @@ func TestAPICommands(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b.set(func(b *fakeBackend) { b.submitErr = c.err })
 			defer b.set(func(b *fakeBackend) { b.submitErr = nil })
-			data := n.Sign(n.Command(registry.CmdKeyRetire, "KZ", registry.KeyRetireArgs{Kid: n.Member("KZ").Sig.Kid()}), n.Member("KZ").Gov)
+			data := n.Sign(n.Command(trust.CmdKeyRetire, "KZ", trust.KeyRetireArgs{Kid: n.Member("KZ").Sig.Kid()}), n.Member("KZ").Gov)
 			r := do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, data)
 			r.wantProblem(t, c.code.Status(), c.code, "")
 			if r.problem.Cause != c.cause {
@@ -408,8 +411,8 @@ func TestAPIReads(t *testing.T) {
 		}
 	})
 	t.Run("fail/unknown-member", func(t *testing.T) {
-		do(t, api, "GET", registry.PathMembers+"/KG", "", nil).wantProblem(t, 404, protocol.CodeNotFound, registry.ReasonNotFound)
-		do(t, api, "GET", registry.PathKeys+"?member=KG", "", nil).wantProblem(t, 404, protocol.CodeNotFound, registry.ReasonNotFound)
+		do(t, api, "GET", registry.PathMembers+"/KG", "", nil).wantProblem(t, 404, protocol.CodeNotFound, trust.ReasonNotFound)
+		do(t, api, "GET", registry.PathKeys+"?member=KG", "", nil).wantProblem(t, 404, protocol.CodeNotFound, trust.ReasonNotFound)
 	})
 	t.Run("ok/keys-filtered", func(t *testing.T) {
 		ks := decode[registry.APIKeys](t, do(t, api, "GET", registry.PathKeys+"?member=TJ&role=signing", "", nil))
@@ -417,7 +420,7 @@ func TestAPIReads(t *testing.T) {
 			t.Fatalf("%+v", ks)
 		}
 		one := decode[registry.APIKeys](t, do(t, api, "GET", registry.PathKeys+"/"+n.Member("TR").Gov.Kid(), "", nil))
-		if len(one.Keys) != 1 || one.Keys[0].Role != registry.RoleGovernance {
+		if len(one.Keys) != 1 || one.Keys[0].Role != trust.RoleGovernance {
 			t.Fatalf("%+v", one)
 		}
 	})
@@ -435,11 +438,11 @@ func TestAPIReads(t *testing.T) {
 		do(t, api, "GET", registry.PathBundle, "", nil).wantProblem(t, 500, protocol.CodeInternal, "")
 	})
 	t.Run("fail/unknown-route", func(t *testing.T) {
-		do(t, api, "GET", "/v1/registry/nope", "", nil).wantProblem(t, 404, protocol.CodeNotFound, registry.ReasonNotFound)
-		do(t, api, "DELETE", registry.PathMembers, "", nil).wantProblem(t, 404, protocol.CodeNotFound, registry.ReasonNotFound)
+		do(t, api, "GET", "/v1/registry/nope", "", nil).wantProblem(t, 404, protocol.CodeNotFound, trust.ReasonNotFound)
+		do(t, api, "DELETE", registry.PathMembers, "", nil).wantProblem(t, 404, protocol.CodeNotFound, trust.ReasonNotFound)
 	})
 	t.Run("fail/read-index-without-peer-key", func(t *testing.T) {
-		do(t, api, "POST", registry.PathReadIndex, "", nil).wantProblem(t, 403, protocol.CodeNodePinMismatch, registry.ReasonNodePinMismatch)
+		do(t, api, "POST", registry.PathReadIndex, "", nil).wantProblem(t, 403, protocol.CodeNodePinMismatch, trust.ReasonNodePinMismatch)
 	})
 }
 
@@ -447,7 +450,7 @@ func TestAPIReads(t *testing.T) {
 // node's TLS key.
 func apiServer(t *testing.T, nd *tlsNode, h http.Handler) {
 	t.Helper()
-	srv := &http.Server{Handler: h, TLSConfig: registry.APIServerTLSConfig(nd.cert), ErrorLog: log.New(io.Discard, "", 0), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, TLSConfig: pintls.ServerConfig(nd.cert), ErrorLog: log.New(io.Discard, "", 0), ReadHeaderTimeout: 5 * time.Second}
 	go srv.ServeTLS(nd.api, "", "")
 	t.Cleanup(func() { srv.Close() })
 }
@@ -473,10 +476,10 @@ func TestAPIClientAndForwarder(t *testing.T) {
 		if err != nil || len(ms.Members) != 3 {
 			t.Fatal(ms, err)
 		}
-		data := n.Sign(n.Command(registry.CmdMemberSuspend, "TJ", registry.SuspendArgs{Member: "KZ", Reason: "x"}), n.Member("TJ").Gov)
+		data := n.Sign(n.Command(trust.CmdMemberSuspend, "TJ", trust.SuspendArgs{Member: "KZ", Reason: "x"}), n.Member("TJ").Gov)
 		_, err = c.Submit(ctx, data)
-		var ae *registry.APIError
-		if !errors.As(err, &ae) || registry.ReasonOf(err) != registry.ReasonBelowThreshold || ae.Problem.Result == nil {
+		var pe *protocol.ProblemError
+		if _, hasResult := registry.ProblemResult(err); !errors.As(err, &pe) || trust.ReasonOf(err) != trust.ReasonBelowThreshold || !hasResult {
 			t.Fatalf("%v", err)
 		}
 	})
@@ -485,7 +488,7 @@ func TestAPIClientAndForwarder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Status(ctx); !errors.Is(err, registry.ErrPeerRefused) {
+		if _, err := c.Status(ctx); !errors.Is(err, pintls.ErrPinMismatch) {
 			t.Fatalf("a node with another key was trusted: %v", err)
 		}
 	})
@@ -498,9 +501,9 @@ func TestAPIClientAndForwarder(t *testing.T) {
 	lead := registry.Leader{ID: leader.id, Address: leader.spec.RaftAddress}
 	t.Run("ok/forward-to-leader", func(t *testing.T) {
 		b.set(func(b *fakeBackend) { b.submitted = nil })
-		data := n.Sign(n.Command(registry.CmdKeyRetire, "KZ", registry.KeyRetireArgs{Kid: n.Member("KZ").Sig.Kid()}), n.Member("KZ").Gov)
+		data := n.Sign(n.Command(trust.CmdKeyRetire, "KZ", trust.KeyRetireArgs{Kid: n.Member("KZ").Sig.Kid()}), n.Member("KZ").Gov)
 		res, err := fw.Forward(ctx, lead, data)
-		if err != nil || res.Outcome != registry.OutcomeAccepted || res.Index == 0 {
+		if err != nil || res.Outcome != trust.OutcomeAccepted || res.Index == 0 {
 			t.Fatal(res, err)
 		}
 		if len(b.submitted) != 1 || b.submitted[0] != "leader" {
@@ -508,9 +511,9 @@ func TestAPIClientAndForwarder(t *testing.T) {
 		}
 	})
 	t.Run("ok/forwarded-rejection-is-a-result", func(t *testing.T) {
-		data := n.Sign(n.Command(registry.CmdMemberSuspend, "TJ", registry.SuspendArgs{Member: "KZ", Reason: "x"}), n.Member("TJ").Gov)
+		data := n.Sign(n.Command(trust.CmdMemberSuspend, "TJ", trust.SuspendArgs{Member: "KZ", Reason: "x"}), n.Member("TJ").Gov)
 		res, err := fw.Forward(ctx, lead, data)
-		if err != nil || res.Outcome != registry.OutcomeRejected || res.Reason != registry.ReasonBelowThreshold {
+		if err != nil || res.Outcome != trust.OutcomeRejected || res.Reason != trust.ReasonBelowThreshold {
 			t.Fatal(res, err)
 		}
 	})
@@ -521,7 +524,7 @@ func TestAPIClientAndForwarder(t *testing.T) {
 		}
 	})
 	t.Run("fail/forward-keeps-error-class", func(t *testing.T) {
-		valid := n.Sign(n.Command(registry.CmdKeyRetire, "TJ", registry.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), n.Member("TJ").Gov)
+		valid := n.Sign(n.Command(trust.CmdKeyRetire, "TJ", trust.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), n.Member("TJ").Gov)
 		for _, e := range []error{registry.ErrTimeout, registry.ErrLeaderClockBehind, registry.ErrNoLeader} {
 			b.set(func(b *fakeBackend) { b.submitErr = e })
 			_, err := fw.Forward(ctx, lead, valid)
@@ -541,10 +544,10 @@ func TestAPIClientAndForwarder(t *testing.T) {
 		fake := registry.Leader{ID: "TJ-N9"}
 		spec := tn.nodes["TJ"].spec
 		spec.APIURL = leader.spec.APIURL
-		tn.apply(n.Sign(n.Command(registry.CmdNodeRegister, "TJ", registry.NodeRegisterArgs{Node: spec}), n.Member("TJ").Gov))
+		tn.apply(n.Sign(n.Command(trust.CmdNodeRegister, "TJ", trust.NodeRegisterArgs{Node: spec}), n.Member("TJ").Gov))
 		fw2 := &registry.HTTPForwarder{NodeID: "KZ-N9", Certificate: tn.nodes["KZ"].cert, View: tn.view.Load, Timeout: 5 * time.Second}
 		_, err := fw2.Forward(ctx, fake, []byte("a.b.c"))
-		if err == nil || registry.ReasonOf(err) != registry.ReasonNodePinMismatch {
+		if err == nil || trust.ReasonOf(err) != trust.ReasonNodePinMismatch {
 			t.Fatalf("forwarded to a node presenting another key: %v", err)
 		}
 	})
@@ -552,7 +555,7 @@ func TestAPIClientAndForwarder(t *testing.T) {
 		other := &registry.HTTPForwarder{NodeID: "KZ-N9", Certificate: mustNodeKey(t, "KZ-N9"), View: tn.view.Load, Timeout: 5 * time.Second}
 		// Submitting is open to anyone (commands carry their own
 		// signatures), but the read index is for registered nodes only.
-		if _, err := other.ReadIndex(ctx, lead); registry.ReasonOf(err) != registry.ReasonNodePinMismatch {
+		if _, err := other.ReadIndex(ctx, lead); trust.ReasonOf(err) != trust.ReasonNodePinMismatch {
 			t.Fatalf("read index with an unregistered key: %v", err)
 		}
 	})
@@ -563,9 +566,9 @@ func TestAPIClientAndForwarder(t *testing.T) {
 func FuzzAPICommands(f *testing.F) {
 	tn := newTLSNet(f, "TJ", "TR", "KZ")
 	n := tn.n
-	good := n.Sign(n.Command(registry.CmdKeyRetire, "TJ", registry.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), n.Member("TJ").Gov)
+	good := n.Sign(n.Command(trust.CmdKeyRetire, "TJ", trust.KeyRetireArgs{Kid: n.Member("TJ").Sig.Kid()}), n.Member("TJ").Gov)
 	f.Add(good)
-	f.Add(registry.JoinSignatures(good, good))
+	f.Add(trust.JoinSignatures(good, good))
 	f.Add([]byte("a.b.c"))
 	f.Add([]byte("eyJhbGciOiJub25lIn0.e30."))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -592,7 +595,7 @@ func TestAPIExpiredProposal(t *testing.T) {
 	b := newFakeBackend(tn)
 	api := newAPI(t, b)
 	n := tn.n
-	c := n.Command(registry.CmdMemberSuspend, "TJ", registry.SuspendArgs{Member: "KZ", Reason: "audit"})
+	c := n.Command(trust.CmdMemberSuspend, "TJ", trust.SuspendArgs{Member: "KZ", Reason: "audit"})
 	c.Propose = true
 	res := decode[registry.APIResult](t, do(t, api, "POST", registry.PathCommands, registry.MediaJOSE, n.Sign(c, n.Member("TJ").Gov)))
 	p, ok := b.State().Proposal(res.Proposal)
@@ -602,9 +605,40 @@ func TestAPIExpiredProposal(t *testing.T) {
 	n.Advance(8 * 24 * time.Hour) // past the 7-day lifetime
 	before := b.State().Hash()
 	r := do(t, api, "POST", registry.PathCommands, registry.MediaJOSE,
-		n.Sign(n.Command(registry.CmdProposalApprove, "TR", registry.ApproveArgs{Proposal: p.ID, PayloadSHA256: p.PayloadSHA256}), n.Member("TR").Gov))
-	r.wantProblem(t, 422, protocol.CodeRegistryRejected, registry.ReasonProposalExpired)
+		n.Sign(n.Command(trust.CmdProposalApprove, "TR", trust.ApproveArgs{Proposal: p.ID, PayloadSHA256: p.PayloadSHA256}), n.Member("TR").Gov))
+	r.wantProblem(t, 422, protocol.CodeRegistryRejected, trust.ReasonProposalExpired)
 	if b.State().Hash() != before {
 		t.Fatal("an expired approval changed the state")
+	}
+}
+
+// failingBody fails like a malformed chunked body does in net/http.
+type failingBody struct{}
+
+func (failingBody) Read([]byte) (int, error) { return 0, errors.New("malformed chunked encoding") }
+
+// TestAPIProblemRules is SPEC §7's one rule on the registry API, which used
+// to write its problems itself: an unreadable body is the sender's fault
+// (400 REQUEST_BODY_UNREADABLE, was PAYLOAD_MALFORMED), and "instance" is
+// the request id of the answer (it was the path).
+func TestAPIProblemRules(t *testing.T) {
+	tn := newTLSNet(t, "TJ", "TR", "KZ")
+	api := newAPI(t, newFakeBackend(tn))
+	req := httptest.NewRequest("POST", registry.PathCommands, io.NopCloser(failingBody{}))
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", registry.MediaJOSE)
+	w := httptest.NewRecorder()
+	api.ServeHTTP(w, req)
+	pe := protocol.DecodeProblem("", w.Code, w.Header().Get("Content-Type"), w.Body.Bytes())
+	if w.Code != 400 || pe.Problem.Code != protocol.CodeBodyUnreadable {
+		t.Fatalf("unreadable body: %d %s", w.Code, w.Body)
+	}
+	if id := w.Header().Get("Crvs-Request-Id"); id == "" || pe.Problem.Instance != id || strings.Contains(pe.Problem.Instance, "/") {
+		t.Fatalf("instance %q, request id %q", pe.Problem.Instance, id)
+	}
+	r := do(t, api, "GET", registry.PathMembers+"/XX", "", nil)
+	r.wantProblem(t, 404, protocol.CodeNotFound, trust.ReasonNotFound)
+	if r.problem.Instance == registry.PathMembers+"/XX" || r.problem.Instance != r.header.Get("Crvs-Request-Id") {
+		t.Fatalf("instance %q is not the request id", r.problem.Instance)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/protocol/trust"
 )
 
 // The failure cases of DESIGN.md §15, each on an in-process cluster of 3
@@ -50,15 +51,15 @@ func TestLeaderCrash(t *testing.T) {
 	old := c.leader()
 	f := c.follower(old)
 
-	var acked []registry.Result
+	var acked []trust.Result
 	for i := 2; i <= 4; i++ {
 		data, _ := c.registerNode("TJ", i)
-		acked = append(acked, f.mustSubmit(data, registry.OutcomeAccepted))
+		acked = append(acked, f.mustSubmit(data, trust.OutcomeAccepted))
 	}
 	// b1 is acknowledged by the leader; its client retries anyway (it
 	// did not see the answer).
 	b1, id1 := c.registerNode("TR", 2)
-	r1 := old.mustSubmit(b1, registry.OutcomeAccepted)
+	r1 := old.mustSubmit(b1, trust.OutcomeAccepted)
 	// b2 is in flight when the leader crashes.
 	b2, id2 := c.registerNode("KZ", 2)
 	inflight := make(chan error, 1)
@@ -80,13 +81,13 @@ func TestLeaderCrash(t *testing.T) {
 	t.Logf("new leader %s elected %s after the crash", nl.id, time.Since(crashed).Round(time.Millisecond))
 
 	g := c.follower(nl)
-	rr1 := g.mustSubmit(b1, registry.OutcomeAccepted)
+	rr1 := g.mustSubmit(b1, trust.OutcomeAccepted)
 	if rr1.Index != r1.Index || rr1.ChainHead != r1.ChainHead {
 		t.Errorf("retry of an acknowledged command: index %d head %s, want the original %d %s", rr1.Index, shortHash(rr1.ChainHead), r1.Index, shortHash(r1.ChainHead))
 	}
-	rr2 := g.mustSubmit(b2, registry.OutcomeAccepted)
+	rr2 := g.mustSubmit(b2, trust.OutcomeAccepted)
 	// A retry on the leader itself gives the same answer.
-	if again := nl.mustSubmit(b2, registry.OutcomeAccepted); again.Index != rr2.Index {
+	if again := nl.mustSubmit(b2, trust.OutcomeAccepted); again.Index != rr2.Index {
 		t.Errorf("second retry: index %d, want %d", again.Index, rr2.Index)
 	}
 
@@ -131,7 +132,7 @@ func TestLeaderIsolatedInMinority(t *testing.T) {
 
 	nl := c.leaderAmong(rest...)
 	y, _ := c.registerNode("TR", 7)
-	ry := c.node("UZ-N1").mustSubmit(y, registry.OutcomeAccepted)
+	ry := c.node("UZ-N1").mustSubmit(y, trust.OutcomeAccepted)
 	t.Logf("majority leader %s committed index %d", nl.id, ry.Index)
 
 	waitUntil(t, 10*time.Second, "the isolated leader steps down", func() error {
@@ -157,7 +158,7 @@ func TestLeaderIsolatedInMinority(t *testing.T) {
 			t.Errorf("%s applied the write the minority could not commit", n.id)
 		}
 	}
-	rx := old.mustSubmit(x, registry.OutcomeAccepted)
+	rx := old.mustSubmit(x, trust.OutcomeAccepted)
 	c.converged(c.nodes...)
 	c.usedEverywhere(xid, rx.Index)
 }
@@ -172,7 +173,7 @@ func TestQuorumLoss(t *testing.T) {
 	c := newCluster(t, func(cfg *registry.Config) { cfg.MaxStaleness = bound })
 	l := c.leader()
 	rev, kid := c.revokeSigningKey("KZ")
-	l.mustSubmit(rev, registry.OutcomeAccepted)
+	l.mustSubmit(rev, trust.OutcomeAccepted)
 	before := c.converged(c.nodes...)
 	for _, n := range c.nodes {
 		if err := n.must().Fresh(); err != nil {
@@ -218,7 +219,7 @@ func TestQuorumLoss(t *testing.T) {
 		if err := r.Fresh(); !errors.As(err, &se) || !errors.Is(err, registry.ErrStale) {
 			t.Errorf("%s: Fresh() = %v, want *StaleError", n.id, err)
 		}
-		if info, ok := r.View().KeyInfo(kid); !ok || info.Status != registry.KeyRevoked {
+		if info, ok := r.View().KeyInfo(kid); !ok || info.Status != trust.KeyRevoked {
 			t.Errorf("%s: revoked key %s reads %+v", n.id, kid, info)
 		}
 		t.Logf("%s: %s, staleness %s (bound %s)", n.id, st.Role, st.Staleness.Round(time.Millisecond), st.StalenessBound)
@@ -227,7 +228,7 @@ func TestQuorumLoss(t *testing.T) {
 	healed := time.Now()
 	c.heal()
 	data, _ := c.registerNode("KG", 2)
-	c.node("KG-N1").mustSubmit(data, registry.OutcomeAccepted)
+	c.node("KG-N1").mustSubmit(data, trust.OutcomeAccepted)
 	c.converged(c.nodes...)
 	waitUntil(t, 10*time.Second, "every node fresh again", func() error {
 		for _, n := range c.nodes {
@@ -247,18 +248,7 @@ func TestNonvoterCatchesUpBySnapshot(t *testing.T) {
 	c := newCluster(t, func(cfg *registry.Config) { cfg.TrailingLogs = 4 })
 	l := c.leader()
 	kg := c.node("KG-N1")
-	data, _ := c.registerNode("TJ", 2)
-	l.mustSubmit(data, registry.OutcomeAccepted)
-	before := c.converged(c.nodes...)
-
-	c.partition([]*cnode{kg}, c.allOthers(kg))
-	for i := 3; i < 15; i++ {
-		data, _ := c.registerNode("TR", i)
-		l.mustSubmit(data, registry.OutcomeAccepted)
-	}
-	if err := l.must().SnapshotNow(); err != nil {
-		t.Fatal(err)
-	}
+	before := c.lagBehindSnapshot(l, kg, 15)
 	if st := kg.must().Status(); st.AppliedIndex != before.AppliedIndex || st.SnapshotsRestored != 0 {
 		t.Fatalf("cut-off node moved: %+v", st)
 	}
@@ -278,7 +268,7 @@ func TestNonvoterCatchesUpBySnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _, err := registry.Replay(b, c.net.Genesis.Hash())
+	s, _, err := trust.Replay(b, c.net.Genesis.Hash())
 	if err != nil || s.ChainHead() != st.ChainHead {
 		t.Fatalf("replay of %s's bundle: %v (head %s, want %s)", kg.id, err, shortHash(s.ChainHead()), shortHash(st.ChainHead))
 	}
@@ -291,7 +281,7 @@ func TestNonvoterCatchesUpBySnapshot(t *testing.T) {
 		t.Fatalf("restart after the snapshot: %d %s, want %d %s", st2.AppliedIndex, shortHash(st2.StateHash), st.AppliedIndex, shortHash(st.StateHash))
 	}
 	data, id := c.registerNode("KZ", 2)
-	res := kg.mustSubmit(data, registry.OutcomeAccepted)
+	res := kg.mustSubmit(data, trust.OutcomeAccepted)
 	c.converged(c.nodes...)
 	c.usedEverywhere(id, res.Index)
 }
@@ -303,13 +293,13 @@ func TestRestartWhileIsolated(t *testing.T) {
 	c := newCluster(t, nil)
 	l := c.leader()
 	rev, kid := c.revokeSigningKey("TR")
-	l.mustSubmit(rev, registry.OutcomeAccepted)
+	l.mustSubmit(rev, trust.OutcomeAccepted)
 	before := c.converged(c.nodes...)
 
 	for i, n := range []*cnode{c.follower(l), c.node("UZ-N1")} {
 		n.kill()
 		data, _ := c.registerNode("TJ", 20+i)
-		l.mustSubmit(data, registry.OutcomeAccepted)
+		l.mustSubmit(data, trust.OutcomeAccepted)
 		c.partition([]*cnode{n}, c.allOthers(n))
 		n.start()
 		r := n.must()
@@ -317,7 +307,7 @@ func TestRestartWhileIsolated(t *testing.T) {
 		if st.AppliedIndex != before.AppliedIndex || st.StateHash != before.StateHash || st.ChainHead != before.ChainHead {
 			t.Fatalf("%s restarted isolated at %d/%s, want its last state %d/%s", n.id, st.AppliedIndex, shortHash(st.StateHash), before.AppliedIndex, shortHash(before.StateHash))
 		}
-		if info, ok := r.View().KeyInfo(kid); !ok || info.Status != registry.KeyRevoked {
+		if info, ok := r.View().KeyInfo(kid); !ok || info.Status != trust.KeyRevoked {
 			t.Fatalf("%s restarted isolated without the revocation of %s", n.id, kid)
 		}
 		if st.SyncedAt.IsZero() || !st.LastLeaderContact.IsZero() || st.Leader.ID != "" {
@@ -339,7 +329,7 @@ func TestFullRestartRandomOrder(t *testing.T) {
 	c := newCluster(t, nil)
 	for i := 2; i <= 4; i++ {
 		data, _ := c.registerNode("KG", i)
-		c.node("KG-N1").mustSubmit(data, registry.OutcomeAccepted)
+		c.node("KG-N1").mustSubmit(data, trust.OutcomeAccepted)
 	}
 	before := c.converged(c.nodes...)
 
@@ -361,7 +351,7 @@ func TestFullRestartRandomOrder(t *testing.T) {
 		t.Fatalf("chain head %s after restart, %s before", shortHash(after.ChainHead), shortHash(before.ChainHead))
 	}
 	data, id := c.registerNode("UZ", 2)
-	res := c.node(c.follower(l).id).mustSubmit(data, registry.OutcomeAccepted)
+	res := c.node(c.follower(l).id).mustSubmit(data, trust.OutcomeAccepted)
 	c.converged(c.nodes...)
 	c.usedEverywhere(id, res.Index)
 }
@@ -386,7 +376,7 @@ func TestRemovedNodeReturnsWithOldData(t *testing.T) {
 	v.kill()
 
 	rm, _ := c.removeNode(member, v.id)
-	l.mustSubmit(rm, registry.OutcomeAccepted)
+	l.mustSubmit(rm, trust.OutcomeAccepted)
 	waitUntil(t, 10*time.Second, "the leader removes "+v.id+" from the configuration", func() error {
 		for _, s := range l.must().Status().Servers {
 			if s.ID == v.id {
@@ -414,7 +404,7 @@ func TestRemovedNodeReturnsWithOldData(t *testing.T) {
 		}
 		if i++; i%20 == 0 {
 			data, _ := c.registerNode("UZ", 30+i/20)
-			l.mustSubmit(data, registry.OutcomeAccepted)
+			l.mustSubmit(data, trust.OutcomeAccepted)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/protocol/trust"
 )
 
 // corruptNewestSnapshot changes one byte of the state part of the newest
@@ -84,22 +85,11 @@ func TestCorruptSnapshotRefused(t *testing.T) {
 	c := newCluster(t, func(cfg *registry.Config) { cfg.TrailingLogs = 2 })
 	l := c.leader()
 	kg := c.node("KG-N1")
-	data, _ := c.registerNode("TJ", 2)
-	l.mustSubmit(data, registry.OutcomeAccepted)
-	before := c.converged(c.nodes...)
-
-	c.partition([]*cnode{kg}, c.allOthers(kg))
-	for i := 3; i < 9; i++ {
-		data, _ := c.registerNode("TR", i)
-		l.mustSubmit(data, registry.OutcomeAccepted)
-	}
-	if err := l.must().SnapshotNow(); err != nil {
-		t.Fatal(err)
-	}
+	before := c.lagBehindSnapshot(l, kg, 9)
 	corruptNewestSnapshot(t, l.dir)
 	c.heal()
 	waitUntil(t, 15*time.Second, "the lagging node refuses the corrupt snapshot", func() error {
-		if err := kg.must().Status().SnapshotError; !errors.Is(err, registry.ErrCorruptSnapshot) {
+		if err := kg.must().Status().SnapshotError; !errors.Is(err, trust.ErrCorruptSnapshot) {
 			return errors.New("not refused yet")
 		}
 		return nil
@@ -111,8 +101,8 @@ func TestCorruptSnapshotRefused(t *testing.T) {
 	t.Logf("%s refused: %v", kg.id, st.SnapshotError)
 
 	// The leader's next snapshot is sound: the node installs it.
-	data, _ = c.registerNode("KZ", 2)
-	l.mustSubmit(data, registry.OutcomeAccepted)
+	data, _ := c.registerNode("KZ", 2)
+	l.mustSubmit(data, trust.OutcomeAccepted)
 	if err := l.must().SnapshotNow(); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +131,7 @@ func TestCorruptSnapshotRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if r, _, err := kg.open(); !errors.Is(err, registry.ErrCorruptSnapshot) {
+	if r, _, err := kg.open(); !errors.Is(err, trust.ErrCorruptSnapshot) {
 		if r != nil {
 			r.Close()
 		}
@@ -165,7 +155,7 @@ func TestCorruptSnapshotRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	corruptNewestSnapshot(t, kg.dir)
-	if r, _, err := kg.open(); !errors.Is(err, registry.ErrCorruptSnapshot) {
+	if r, _, err := kg.open(); !errors.Is(err, trust.ErrCorruptSnapshot) {
 		if r != nil {
 			r.Close()
 		}

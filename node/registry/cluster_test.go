@@ -15,7 +15,8 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/ecrn/crvsx/node/registry"
-	"github.com/ecrn/crvsx/node/registry/registrytest"
+	"github.com/ecrn/crvsx/protocol/trust"
+	"github.com/ecrn/crvsx/protocol/trust/trusttest"
 )
 
 // In-process registry clusters for the failure-case tests (DESIGN.md §15):
@@ -31,7 +32,7 @@ var clusterMembers = []string{"TJ", "TR", "KZ", "UZ", "KG"}
 // clockAnchor is where the test clocks start: an hour after the genesis, so
 // that consensus time is governed by the commands' issuedAt (+ skew) and the
 // leader's stamp, not by the genesis time.
-var clockAnchor = registrytest.GenesisTime.Time().Add(time.Hour)
+var clockAnchor = trusttest.GenesisTime.Time().Add(time.Hour)
 
 // skewClock runs at real speed from clockAnchor, plus a settable offset
 // (the skew).
@@ -63,7 +64,7 @@ func shortTimings(c *registry.Config) {
 
 type cluster struct {
 	t    *testing.T
-	net  *registrytest.Network
+	net  *trusttest.Network
 	tune func(*registry.Config)
 	log  *slog.Logger
 
@@ -88,12 +89,12 @@ type cnode struct {
 // starts the nodes named in start (all if none), then waits for a leader.
 func newCluster(t *testing.T, tune func(*registry.Config), start ...string) *cluster {
 	t.Helper()
-	return newClusterOn(t, registrytest.New(t, clusterMembers...), tune, start...)
+	return newClusterOn(t, trusttest.New(t, clusterMembers...), tune, start...)
 }
 
 // newClusterOn is newCluster on a given network (several clusters of one
 // genesis replay the same signed commands).
-func newClusterOn(t *testing.T, net *registrytest.Network, tune func(*registry.Config), start ...string) *cluster {
+func newClusterOn(t *testing.T, net *trusttest.Network, tune func(*registry.Config), start ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, net: net, tune: tune, blocked: map[[2]string]bool{}}
 	c.log = clusterLogger(t)
@@ -161,7 +162,7 @@ func (c *cluster) node(id string) *cnode {
 
 // addNode adds a node that is not in the genesis (it must be registered and
 // joined to run: it does not bootstrap).
-func (c *cluster) addNode(spec registry.NodeSpec) *cnode {
+func (c *cluster) addNode(spec trust.NodeSpec) *cnode {
 	n := &cnode{c: c, id: spec.ID, addr: raft.ServerAddress(spec.RaftAddress), dir: c.t.TempDir(), clock: newSkewClock()}
 	c.mu.Lock()
 	c.nodes = append(c.nodes, n)
@@ -214,7 +215,7 @@ func (n *cnode) config(trans raft.Transport) registry.Config {
 	cfg.GenesisPin = n.c.net.Genesis.Hash()
 	cfg.Transport = trans
 	cfg.Forwarder = inprocForwarder{c: n.c, from: n.id}
-	cfg.Logger = n.c.log
+	cfg.Logger = n.c.log.With("node", n.id)
 	cfg.Clock = n.clock.Now
 	shortTimings(&cfg)
 	if n.c.tune != nil {
@@ -333,10 +334,10 @@ type inprocForwarder struct {
 	from string
 }
 
-func (f inprocForwarder) Forward(ctx context.Context, leader registry.Leader, data []byte) (registry.Result, error) {
+func (f inprocForwarder) Forward(ctx context.Context, leader registry.Leader, data []byte) (trust.Result, error) {
 	r, err := f.c.reach(f.from, leader.ID)
 	if err != nil {
-		return registry.Result{}, err
+		return trust.Result{}, err
 	}
 	return r.SubmitLeader(ctx, data)
 }
@@ -350,6 +351,7 @@ func (f inprocForwarder) ReadIndex(ctx context.Context, leader registry.Leader) 
 }
 
 // waitUntil polls cond until it returns nil or the deadline passes.
+// Every cluster test (in-process and mTLS) waits with it.
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -413,7 +415,7 @@ func (c *cluster) follower(leader *cnode) *cnode {
 }
 
 // submit submits data on node n with a deadline.
-func (n *cnode) submit(data []byte, d time.Duration) (registry.Result, error) {
+func (n *cnode) submit(data []byte, d time.Duration) (trust.Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	return n.must().Submit(ctx, data)
@@ -421,9 +423,9 @@ func (n *cnode) submit(data []byte, d time.Duration) (registry.Result, error) {
 
 // mustSubmit submits data on n (retrying while a leader is being elected)
 // and fails the test unless it is applied with outcome want.
-func (n *cnode) mustSubmit(data []byte, want registry.Outcome) registry.Result {
+func (n *cnode) mustSubmit(data []byte, want trust.Outcome) trust.Result {
 	n.c.t.Helper()
-	var res registry.Result
+	var res trust.Result
 	waitUntil(n.c.t, 15*time.Second, "submit on "+n.id, func() error {
 		var err error
 		res, err = n.submit(data, 5*time.Second)
@@ -474,20 +476,20 @@ func shortHash(h string) string {
 // registerNode is node.register by member of its node number i (a self
 // command: one governance signature).
 func (c *cluster) registerNode(member string, i int) ([]byte, string) {
-	cmd := c.net.Command(registry.CmdNodeRegister, member, registry.NodeRegisterArgs{Node: registrytest.NodeSpec(member, i, registry.RoleNonvoter)})
+	cmd := c.net.Command(trust.CmdNodeRegister, member, trust.NodeRegisterArgs{Node: trusttest.NodeSpec(member, i, trust.RoleNonvoter)})
 	return c.net.Sign(cmd, c.net.Member(member).Gov), cmd.ID
 }
 
 // removeNode is node.remove by the node's own member.
 func (c *cluster) removeNode(member, node string) ([]byte, string) {
-	cmd := c.net.Command(registry.CmdNodeRemove, member, registry.NodeRemoveArgs{Node: node})
+	cmd := c.net.Command(trust.CmdNodeRemove, member, trust.NodeRemoveArgs{Node: node})
 	return c.net.Sign(cmd, c.net.Member(member).Gov), cmd.ID
 }
 
 // setRole is node.set-role signed by four of the five members (the
 // threshold: max(2, ⌈5·2/3⌉)).
 func (c *cluster) setRole(node, role string) ([]byte, string) {
-	cmd := c.net.Command(registry.CmdNodeSetRole, "TJ", registry.NodeSetRoleArgs{Node: node, Role: role})
+	cmd := c.net.Command(trust.CmdNodeSetRole, "TJ", trust.NodeSetRoleArgs{Node: node, Role: role})
 	return c.net.Sign(cmd, c.net.Gov("TJ", "TR", "KZ", "UZ")...), cmd.ID
 }
 
@@ -495,7 +497,7 @@ func (c *cluster) setRole(node, role string) ([]byte, string) {
 // compromised since the command's issuedAt.
 func (c *cluster) revokeSigningKey(member string) (data []byte, kid string) {
 	kid = c.net.Member(member).Sig.Kid()
-	cmd := c.net.Command(registry.CmdKeyRevoke, member, registry.KeyRevokeArgs{Kid: kid, Reason: registry.RevokeCompromised, CompromisedSince: c.net.Now})
+	cmd := c.net.Command(trust.CmdKeyRevoke, member, trust.KeyRevokeArgs{Kid: kid, Reason: trust.RevokeCompromised, CompromisedSince: c.net.Now})
 	return c.net.Sign(cmd, c.net.Member(member).Gov), kid
 }
 
@@ -507,13 +509,13 @@ func acceptedCount(t *testing.T, r *registry.Registry, id string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, results, err := registry.Replay(b, r.State().GenesisHash())
+	_, results, err := trust.Replay(b, r.State().GenesisHash())
 	if err != nil {
 		t.Fatalf("replay %s's bundle: %v", r.Status().NodeID, err)
 	}
 	n := 0
 	for _, res := range results {
-		if res.CommandID == id && res.Outcome == registry.OutcomeAccepted {
+		if res.CommandID == id && res.Outcome == trust.OutcomeAccepted {
 			n++
 		}
 	}
@@ -531,7 +533,7 @@ func headAt(t *testing.T, r *registry.Registry, index uint64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, results, err := registry.Replay(b, r.State().GenesisHash())
+	_, results, err := trust.Replay(b, r.State().GenesisHash())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,4 +544,24 @@ func headAt(t *testing.T, r *registry.Registry, index uint64) string {
 	}
 	t.Fatalf("no entry %d in %s's history", index, r.Status().NodeID)
 	return ""
+}
+
+// lagBehindSnapshot registers TJ's second node, waits for every node to
+// apply it, cuts node off, registers TR's nodes 3…upTo−1 on the leader l
+// and makes l snapshot (with a small TrailingLogs the log is compacted
+// past node). It returns the status every node had converged to before.
+func (c *cluster) lagBehindSnapshot(l, node *cnode, upTo int) registry.Status {
+	c.t.Helper()
+	data, _ := c.registerNode("TJ", 2)
+	l.mustSubmit(data, trust.OutcomeAccepted)
+	before := c.converged(c.nodes...)
+	c.partition([]*cnode{node}, c.allOthers(node))
+	for i := 3; i < upTo; i++ {
+		data, _ := c.registerNode("TR", i)
+		l.mustSubmit(data, trust.OutcomeAccepted)
+	}
+	if err := l.must().SnapshotNow(); err != nil {
+		c.t.Fatal(err)
+	}
+	return before
 }

@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node/registry"
-	"github.com/ecrn/crvsx/node/registry/registrytest"
+	"github.com/ecrn/crvsx/protocol/trust"
+	"github.com/ecrn/crvsx/protocol/trust/trusttest"
 )
 
-// A skewed clock on the leader changes no outcome (DESIGN.md §9, §15). One
+// A skewed clock on the leader changes no outcome (REGISTRY.md §9, §15). One
 // script of commands, signed once (30 minutes after the genesis, submitted
 // half an hour later), runs on four clusters of the same genesis:
 //
@@ -30,7 +31,7 @@ import (
 // Every run must end with A's state hash and each command with A's
 // consensus time.
 func TestSkewedLeaderClock(t *testing.T) {
-	net := registrytest.New(t, clusterMembers...)
+	net := trusttest.New(t, clusterMembers...)
 	net.Advance(29 * time.Minute)
 	sc := &cluster{t: t, net: net}
 	var script [][]byte
@@ -39,24 +40,24 @@ func TestSkewedLeaderClock(t *testing.T) {
 	add(sc.registerNode("TJ", 2))
 	rev, _ := sc.revokeSigningKey("TR")
 	add(rev, "")
-	susp := net.Command(registry.CmdMemberSuspend, "TJ", registry.SuspendArgs{Member: "KG", Reason: "test"})
+	susp := net.Command(trust.CmdMemberSuspend, "TJ", trust.SuspendArgs{Member: "KG", Reason: "test"})
 	add(net.Sign(susp, net.Gov("TJ", "TR", "KZ", "UZ")...), susp.ID)
 	add(sc.registerNode("UZ", 2))
 
 	voters := []string{"TJ-N1", "TR-N1", "KZ-N1"}
-	runScript := func(c *cluster, n *cnode, from, to int) []registry.Timestamp {
+	runScript := func(c *cluster, n *cnode, from, to int) []trust.Timestamp {
 		t.Helper()
-		var times []registry.Timestamp
+		var times []trust.Timestamp
 		for _, d := range script[from:to] {
-			times = append(times, n.mustSubmit(d, registry.OutcomeAccepted).Time)
+			times = append(times, n.mustSubmit(d, trust.OutcomeAccepted).Time)
 		}
 		return times
 	}
 	type outcome struct {
 		hash  string
-		times []registry.Timestamp
+		times []trust.Timestamp
 	}
-	finish := func(c *cluster, times []registry.Timestamp) outcome {
+	finish := func(c *cluster, times []trust.Timestamp) outcome {
 		return outcome{hash: c.converged(c.running()...).StateHash, times: times}
 	}
 
@@ -155,7 +156,7 @@ func TestRevocationVisibleEverywhereWithinOneSecond(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			res, err := r.Submit(ctx, data)
-			if err != nil || res.Outcome != registry.OutcomeAccepted {
+			if err != nil || res.Outcome != trust.OutcomeAccepted {
 				t.Errorf("revocation on %s: %v %s %s", n.id, err, res.Outcome, res.Reason)
 			}
 			ack <- time.Since(start)
@@ -166,7 +167,7 @@ func TestRevocationVisibleEverywhereWithinOneSecond(t *testing.T) {
 				if _, ok := seen[x.id]; ok {
 					continue
 				}
-				if info, ok := x.must().View().KeyInfo(kid); ok && info.Status == registry.KeyRevoked {
+				if info, ok := x.must().View().KeyInfo(kid); ok && info.Status == trust.KeyRevoked {
 					seen[x.id] = time.Since(start)
 				}
 			}

@@ -1,31 +1,19 @@
-// Package registry is the pure core of the network's trust root
-// (protocol/SPEC.md §10; the normative rules are in this directory's
-// DESIGN.md): the genesis document and its endorsements, the registry
-// State, the signed commands and the deterministic Apply that is the
-// FSM's only authority, the hash chain, canonical checksummed snapshots,
-// the TrustView the message verifier reads, and the offline Replay of a
-// trust bundle.
+// Package registry is the Raft shell around the trust root's pure core
+// (protocol/trust; the format is protocol/REGISTRY.md, the shell's design
+// this directory's DESIGN.md): the hashicorp/raft node and its FSM adapter,
+// the bbolt state file, the pinned-mTLS Raft transport, join, promotion,
+// write forwarding, staleness and membership, and the registry's HTTP API
+// with its client.
 //
-// Guarantees:
-//   - Apply is a pure function of a State and an Entry: no clock, no I/O,
-//     no randomness, no map-order dependence. Every replica and every
-//     offline replay of the same genesis and entries reaches the same
-//     State.Hash, ChainHead and snapshot bytes.
-//   - Every signature is verified with protocol/jws against keys of the
-//     State itself (or, for proof of possession, keys the command
-//     introduces); nothing outside the genesis pin is trusted.
-//   - A rejected command changes no content (State.Hash is unchanged); it
-//     is recorded with a stable Reason in the journal and the chain, and
-//     its id, once authenticated, is never accepted again.
+// The shell feeds log entries to trust.Apply and persists what comes out
+// (state and applied index in one bbolt transaction); it never decides
+// anything about trust itself.
 //
-// Concurrency: State, Genesis and TrustView are immutable once built and
-// safe for concurrent use; TrustView.LookupKey neither locks nor allocates.
-// Publishing a new TrustView after each apply (atomic.Pointer) is the
-// caller's job, as are Raft, bbolt and the network: that shell lives beside
-// this core and decides nothing about trust itself.
+// Open returns a *Registry (DESIGN.md §11–§15, its Go API in §17.1). A
+// *Registry is safe for concurrent use; its View never blocks on Raft.
 //
-// The shell is Open and *Registry (DESIGN.md §11–§15, API in §17.1): the
-// hashicorp/raft node, the bbolt state file, forwarding, staleness and
-// membership. A *Registry is safe for concurrent use; its View never blocks
-// on Raft.
+// Imports: protocol, protocol/jws, protocol/trust, node/internal/httpio,
+// node/pintls, hashicorp/raft, hashicorp/raft-boltdb, bbolt (the state
+// file) and hashicorp/go-hclog (raft's logger, adapted to slog here and
+// nowhere else).
 package registry

@@ -10,17 +10,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/hashicorp/raft"
 )
 
-// Raft log data (DESIGN.md §11): version byte 0x01, the leader's stamp as
+// Raft log data (REGISTRY.md §11): version byte 0x01, the leader's stamp as
 // 8-byte big-endian Unix seconds, then the entry data.
 const (
 	logVersion   = 0x01
 	logHeaderLen = 9
 )
 
-func encodeLogData(stamp Timestamp, data []byte) []byte {
+func encodeLogData(stamp trust.Timestamp, data []byte) []byte {
 	b := make([]byte, 0, logHeaderLen+len(data))
 	b = append(b, logVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(int64(stamp)))
@@ -31,26 +32,26 @@ func encodeLogData(stamp Timestamp, data []byte) []byte {
 // not in the format (or a stamp outside years 1-9999) becomes an entry with
 // no data and the state's time, which Apply refuses MALFORMED_ENTRY without
 // moving time: it is recorded, and a trust bundle replays it the same way.
-func decodeLogData(index uint64, data []byte, s *State) Entry {
+func decodeLogData(index uint64, data []byte, s *trust.State) trust.Entry {
 	if len(data) >= logHeaderLen && data[0] == logVersion {
-		ts := Timestamp(int64(binary.BigEndian.Uint64(data[1:9])))
-		if ts >= minTimestamp && ts <= maxTimestamp {
-			return Entry{Index: index, Time: ts, Data: data[logHeaderLen:]}
+		ts := trust.Timestamp(int64(binary.BigEndian.Uint64(data[1:9])))
+		if ts >= trust.MinTimestamp && ts <= trust.MaxTimestamp {
+			return trust.Entry{Index: index, Time: ts, Data: data[logHeaderLen:]}
 		}
 	}
-	return Entry{Index: index, Time: s.ConsensusTime()}
+	return trust.Entry{Index: index, Time: s.ConsensusTime()}
 }
 
 // applyResponse is what fsm.Apply returns to raft (ApplyFuture.Response).
 type applyResponse struct {
-	res Result
+	res trust.Result
 	err error
 }
 
 // fsm is the raft.FSM. Apply calls the pure Apply, persists the new state in
 // one bbolt transaction, and only then publishes it; it reads no clock.
 type fsm struct {
-	g     *Genesis
+	g     *trust.Genesis
 	store *stateStore
 	log   *slog.Logger
 
@@ -59,21 +60,21 @@ type fsm struct {
 	mu     sync.Mutex
 	failed error
 
-	state    atomic.Pointer[State]
-	view     atomic.Pointer[TrustView]
+	state    atomic.Pointer[trust.State]
+	view     atomic.Pointer[trust.View]
 	maxStamp atomic.Int64 // highest leader stamp applied (for the next leader's stamps)
 
 	restored atomic.Uint64 // snapshots installed
 	snapErr  atomic.Pointer[error]
 
 	// onApply is called after each state is published; it must not block.
-	onApply func(*State)
+	onApply func(*trust.State)
 	// syncedAt returns the staleness tracker's last sync, persisted with
 	// each entry (zero: keep the stored value).
 	syncedAt func() time.Time
 }
 
-func newFSM(g *Genesis, store *stateStore, ls loadedState, log *slog.Logger) *fsm {
+func newFSM(g *trust.Genesis, store *stateStore, ls loadedState, log *slog.Logger) *fsm {
 	f := &fsm{g: g, store: store, log: log, syncedAt: func() time.Time { return time.Time{} }}
 	f.publish(ls.state)
 	f.maxStamp.Store(int64(ls.maxStamp))
@@ -81,8 +82,8 @@ func newFSM(g *Genesis, store *stateStore, ls loadedState, log *slog.Logger) *fs
 }
 
 // publish makes s the current state and its trust view the verifier's.
-func (f *fsm) publish(s *State) {
-	f.view.Store(NewTrustView(s))
+func (f *fsm) publish(s *trust.State) {
+	f.view.Store(trust.NewView(s))
 	f.state.Store(s)
 	if f.onApply != nil {
 		f.onApply(s)
@@ -113,10 +114,10 @@ func (f *fsm) Apply(l *raft.Log) any {
 		return applyResponse{res: res}
 	}
 	e := decodeLogData(l.Index, l.Data, s)
-	next, res, err := Apply(s, e)
+	next, res, err := trust.Apply(s, e)
 	if err == nil {
 		var snap []byte
-		if snap, err = MarshalSnapshot(next); err == nil {
+		if snap, err = trust.MarshalSnapshot(next); err == nil {
 			err = f.store.saveApply(snap, e, res, f.syncedAt())
 		}
 	}
@@ -190,10 +191,10 @@ func (f *fsm) refused(err error) {
 // fsmSnapshot is a point-in-time state.
 type fsmSnapshot struct {
 	f *fsm
-	s *State
+	s *trust.State
 }
 
-// Persist implements raft.FSMSnapshot: the Raft snapshot format (DESIGN.md
+// Persist implements raft.FSMSnapshot: the Raft snapshot format (REGISTRY.md
 // §11) is the canonical state snapshot, one LF, and the trust bundle of the
 // history up to the snapshot's applied index.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
@@ -212,10 +213,10 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 func (s *fsmSnapshot) Release() {}
 
 // maxRaftSnapshotBytes bounds a Raft snapshot: a state and a bundle.
-const maxRaftSnapshotBytes = MaxSnapshotBytes + 1 + MaxBundleBytes
+const maxRaftSnapshotBytes = trust.MaxSnapshotBytes + 1 + trust.MaxBundleBytes
 
-func marshalRaftSnapshot(g *Genesis, s *State, store *stateStore) ([]byte, error) {
-	snap, err := MarshalSnapshot(s)
+func marshalRaftSnapshot(g *trust.Genesis, s *trust.State, store *stateStore) ([]byte, error) {
+	snap, err := trust.MarshalSnapshot(s)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +227,7 @@ func marshalRaftSnapshot(g *Genesis, s *State, store *stateStore) ([]byte, error
 	if n := len(entries); (n == 0) != (s.AppliedIndex() == 0) || (n > 0 && entries[n-1].Index != s.AppliedIndex()) {
 		return nil, fmt.Errorf("registry: history incomplete up to %d", s.AppliedIndex())
 	}
-	bundle, err := NewBundle(g, entries, s.ChainHead()).Marshal()
+	bundle, err := trust.NewBundle(g, entries, s.ChainHead()).Marshal()
 	if err != nil {
 		return nil, err
 	}
@@ -238,10 +239,10 @@ func marshalRaftSnapshot(g *Genesis, s *State, store *stateStore) ([]byte, error
 
 // verifiedSnapshot is a Raft snapshot that passed every check.
 type verifiedSnapshot struct {
-	state      *State
+	state      *trust.State
 	stateBytes []byte
-	entries    []Entry
-	results    []Result
+	entries    []trust.Entry
+	results    []trust.Result
 }
 
 // verifyRaftSnapshot checks a Raft snapshot completely: the state part with
@@ -249,35 +250,35 @@ type verifiedSnapshot struct {
 // and the history by replaying it from the genesis with the same Apply,
 // which must reach exactly that state (index, chain head, hash). Any
 // failure is ErrCorruptSnapshot.
-func verifyRaftSnapshot(data []byte, g *Genesis) (*verifiedSnapshot, error) {
+func verifyRaftSnapshot(data []byte, g *trust.Genesis) (*verifiedSnapshot, error) {
 	if len(data) > maxRaftSnapshotBytes {
-		return nil, corrupt("raft snapshot exceeds %d bytes", maxRaftSnapshotBytes)
+		return nil, trust.Corruptf("raft snapshot exceeds %d bytes", maxRaftSnapshotBytes)
 	}
 	i := bytes.IndexByte(data, '\n')
 	if i < 0 {
-		return nil, corrupt("raft snapshot without history")
+		return nil, trust.Corruptf("raft snapshot without history")
 	}
-	st, err := RestoreSnapshot(data[:i], g)
+	st, err := trust.RestoreSnapshot(data[:i], g)
 	if err != nil {
 		return nil, err
 	}
-	b, err := ParseBundle(data[i+1:])
+	b, err := trust.ParseBundle(data[i+1:])
 	if err != nil {
-		return nil, corrupt("history: %w", err)
+		return nil, trust.Corruptf("history: %w", err)
 	}
 	if b.ChainHead != st.ChainHead() {
-		return nil, corrupt("history states chain head %s, state has %s", b.ChainHead, st.ChainHead())
+		return nil, trust.Corruptf("history states chain head %s, state has %s", b.ChainHead, st.ChainHead())
 	}
-	replayed, results, err := Replay(b, g.Hash())
+	replayed, results, err := trust.Replay(b, g.Hash())
 	if err != nil {
-		return nil, corrupt("history: %w", err)
+		return nil, trust.Corruptf("history: %w", err)
 	}
 	if replayed.AppliedIndex() != st.AppliedIndex() || replayed.Hash() != st.Hash() || replayed.ChainHead() != st.ChainHead() {
-		return nil, corrupt("history does not reach the snapshot's state")
+		return nil, trust.Corruptf("history does not reach the snapshot's state")
 	}
-	entries := make([]Entry, len(b.Entries))
+	entries := make([]trust.Entry, len(b.Entries))
 	for k, be := range b.Entries {
-		entries[k] = Entry{Index: be.Index, Time: be.Time, Data: []byte(be.Data)}
+		entries[k] = trust.Entry{Index: be.Index, Time: be.Time, Data: []byte(be.Data)}
 	}
 	return &verifiedSnapshot{state: st, stateBytes: bytes.Clone(data[:i]), entries: entries, results: results}, nil
 }

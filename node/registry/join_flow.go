@@ -19,12 +19,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ecrn/crvsx/node/internal/httpio"
+	"github.com/ecrn/crvsx/protocol/trust"
 )
 
 // Join (DESIGN.md §13): a registered node asks the leader for a challenge
 // over mutual TLS, signs JoinTranscript(genesis, node, challenge, TLS
 // exporter) with its TLS key and sends it back on the same TLS session; the
-// leader checks it with TrustView.VerifyJoin and adds the node as a Raft
+// leader checks it with trust.View.VerifyJoin and adds the node as a Raft
 // non-voter. Every refusal names its reason and changes nothing.
 
 // Join wire types.
@@ -79,7 +82,7 @@ func newJoinService(b Backend, clock func() time.Time) *joinService {
 	return &joinService{b: b, clock: clock, pending: map[string]pendingJoin{}}
 }
 
-// joinPreconditions: DESIGN §14 fails joins closed past the staleness
+// joinPreconditions: DESIGN.md §14 fails joins closed past the staleness
 // bound; joins are served by the leader (the client follows the leader
 // member of the problem); the client must present a TLS key.
 func (a *API) joinPreconditions(r *http.Request) ([]byte, error) {
@@ -90,25 +93,25 @@ func (a *API) joinPreconditions(r *http.Request) ([]byte, error) {
 		return nil, ErrNotLeader
 	}
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		return nil, reject(ReasonNodePinMismatch, "a join needs mutual TLS with the node's registered TLS key")
+		return nil, trust.Rejectf(trust.ReasonNodePinMismatch, "a join needs mutual TLS with the node's registered TLS key")
 	}
 	return r.TLS.PeerCertificates[0].RawSubjectPublicKeyInfo, nil
 }
 
 func exporterOf(cs *tls.ConnectionState) ([]byte, error) {
-	return cs.ExportKeyingMaterial(JoinExporterLabel, nil, JoinExporterBytes)
+	return cs.ExportKeyingMaterial(trust.JoinExporterLabel, nil, trust.JoinExporterBytes)
 }
 
 func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) error {
-	if err := checkMediaType(r, MediaJSON); err != nil {
+	if err := httpio.CheckContentType(r, MediaJSON); err != nil {
 		return err
 	}
-	b, err := readBody(w, r, maxJoinBody)
+	b, err := httpio.ReadBody(w, r, maxJoinBody)
 	if err != nil {
 		return err
 	}
-	if err := decodeStrict(b, v); err != nil {
-		return reject(ReasonJoinChallenge, "request body: %v", err)
+	if err := trust.DecodeStrict(b, v); err != nil {
+		return trust.Rejectf(trust.ReasonJoinChallenge, "request body: %v", err)
 	}
 	return nil
 }
@@ -116,7 +119,7 @@ func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) error {
 func (a *API) postJoinChallenge(w http.ResponseWriter, r *http.Request) {
 	spki, err := a.joinPreconditions(r)
 	if err != nil {
-		a.problem(w, r, err, func(p *APIProblem) { p.Leader = a.leader() })
+		a.problem(w, r, err, a.withLeader)
 		return
 	}
 	var req JoinChallengeRequest
@@ -125,7 +128,7 @@ func (a *API) postJoinChallenge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := a.cfg.Backend.View()
-	// > DESIGN §13: node registered, member active, presented key = pin;
+	// > DESIGN.md §13: node registered, member active, presented key = pin;
 	// > checked before a challenge is issued so that a wrong key is told
 	// > at once.
 	if err := v.CheckPeer(req.Node, spki); err != nil {
@@ -137,7 +140,7 @@ func (a *API) postJoinChallenge(w http.ResponseWriter, r *http.Request) {
 		a.problem(w, r, err, nil)
 		return
 	}
-	ch := make([]byte, JoinChallengeBytes)
+	ch := make([]byte, trust.JoinChallengeBytes)
 	if _, err := rand.Read(ch); err != nil {
 		a.problem(w, r, err, nil)
 		return
@@ -166,7 +169,7 @@ func (a *API) postJoinChallenge(w http.ResponseWriter, r *http.Request) {
 func (a *API) postJoin(w http.ResponseWriter, r *http.Request) {
 	spki, err := a.joinPreconditions(r)
 	if err != nil {
-		a.problem(w, r, err, func(p *APIProblem) { p.Leader = a.leader() })
+		a.problem(w, r, err, a.withLeader)
 		return
 	}
 	var req JoinRequest
@@ -186,19 +189,19 @@ func (a *API) postJoin(w http.ResponseWriter, r *http.Request) {
 		a.problem(w, r, err, nil)
 		return
 	case !ok || !now.Before(p.expires):
-		a.problem(w, r, reject(ReasonJoinChallenge, "unknown or expired challenge: ask for a new one"), nil)
+		a.problem(w, r, trust.Rejectf(trust.ReasonJoinChallenge, "unknown or expired challenge: ask for a new one"), nil)
 		return
 	case p.node != req.Node:
-		a.problem(w, r, reject(ReasonJoinChallenge, "the challenge was issued to node %s", p.node), nil)
+		a.problem(w, r, trust.Rejectf(trust.ReasonJoinChallenge, "the challenge was issued to node %s", p.node), nil)
 		return
 	case !bytes.Equal(p.exporter, exp):
-		a.problem(w, r, reject(ReasonJoinChallenge, "the answer must come on the TLS session the challenge was issued on"), nil)
+		a.problem(w, r, trust.Rejectf(trust.ReasonJoinChallenge, "the answer must come on the TLS session the challenge was issued on"), nil)
 		return
 	}
 	ch, err1 := base64.RawURLEncoding.Strict().DecodeString(req.Challenge)
 	sig, err2 := base64.RawURLEncoding.Strict().DecodeString(req.Signature)
 	if err1 != nil || err2 != nil {
-		a.problem(w, r, reject(ReasonJoinSignature, "challenge and signature must be base64url without padding"), nil)
+		a.problem(w, r, trust.Rejectf(trust.ReasonJoinSignature, "challenge and signature must be base64url without padding"), nil)
 		return
 	}
 	v := a.cfg.Backend.View()
@@ -208,11 +211,11 @@ func (a *API) postJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	n, _ := v.Node(req.Node)
 	if err := a.cfg.Backend.AddNonvoter(r.Context(), n.ID, n.RaftAddress); err != nil {
-		a.problem(w, r, err, func(p *APIProblem) { p.Leader = a.leader() })
+		a.problem(w, r, err, a.withLeader)
 		return
 	}
 	a.cfg.Logger.Info("registry: node joined as non-voter", "node", n.ID, "raftAddress", n.RaftAddress)
-	a.ok(w, Joined{Node: n.ID, RaftAddress: n.RaftAddress, Suffrage: RoleNonvoter})
+	a.ok(w, Joined{Node: n.ID, RaftAddress: n.RaftAddress, Suffrage: trust.RoleNonvoter})
 }
 
 // JoinClient joins this node to the cluster (DESIGN.md §13).
@@ -292,13 +295,13 @@ func (c *JoinClient) joinOnce(ctx context.Context, apiURL string) (*Joined, stri
 		return nil, leader, err
 	}
 	if ch.GenesisSHA256 != v.GenesisHash() {
-		return nil, "", fmt.Errorf("%w: the node at %s runs genesis %s, ours is %s; refusing to join", ErrGenesisPin, apiURL, ch.GenesisSHA256, v.GenesisHash())
+		return nil, "", fmt.Errorf("%w: the node at %s runs genesis %s, ours is %s; refusing to join", trust.ErrGenesisPin, apiURL, ch.GenesisSHA256, v.GenesisHash())
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(ch.Challenge)
-	if err != nil || len(raw) != JoinChallengeBytes {
+	if err != nil || len(raw) != trust.JoinChallengeBytes {
 		return nil, "", errors.New("registry: join: malformed challenge")
 	}
-	sig, err := signTranscript(c.Certificate.PrivateKey, JoinTranscript(v.GenesisHash(), c.NodeID, raw, exp))
+	sig, err := signTranscript(c.Certificate.PrivateKey, trust.JoinTranscript(v.GenesisHash(), c.NodeID, raw, exp))
 	if err != nil {
 		return nil, "", err
 	}
@@ -323,8 +326,8 @@ func signTranscript(priv crypto.PrivateKey, msg []byte) ([]byte, error) {
 	return nil, fmt.Errorf("registry: join: TLS key of type %T cannot sign the challenge", priv)
 }
 
-// postJSON posts v and decodes the answer into out; a problem becomes an
-// *APIError, and the leader's API URL is returned when the server is not
+// postJSON posts v and decodes the answer into out; a problem becomes a
+// *protocol.ProblemError (classified), and the leader's API URL is returned when the server is not
 // the leader.
 func postJSON(ctx context.Context, hc *http.Client, url string, v, out any) (string, error) {
 	body, err := json.Marshal(v)

@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrn/crvsx/node/pintls"
 	"github.com/ecrn/crvsx/node/registry"
 	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/protocol/trust"
 )
 
 // joinNet is a tlsNet whose TR node serves the API as the leader, and a
@@ -48,7 +50,7 @@ func TestJoinOverTLS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if j.Node != joiner.id || j.RaftAddress != joiner.spec.RaftAddress || j.Suffrage != registry.RoleNonvoter {
+		if j.Node != joiner.id || j.RaftAddress != joiner.spec.RaftAddress || j.Suffrage != trust.RoleNonvoter {
 			t.Fatalf("%+v", j)
 		}
 		if len(b.added) != 1 || b.added[0] != joiner.id+"@"+joiner.spec.RaftAddress {
@@ -56,22 +58,22 @@ func TestJoinOverTLS(t *testing.T) {
 		}
 	})
 	t.Run("ok/ed25519-node-key", func(t *testing.T) {
-		cert, err := registry.GenerateNodeTLSKey("TJ-N3", "EdDSA")
+		cert, err := pintls.Generate("TJ-N3", "EdDSA")
 		if err != nil {
 			t.Fatal(err)
 		}
-		pin, _ := registry.CertificatePin(cert)
-		spec := registry.NodeSpec{ID: "TJ-N3", RaftAddress: "127.0.0.1:1", APIURL: "https://127.0.0.1:2", TLSSPKISHA256: pin, DesiredRole: registry.RoleNonvoter}
-		b.apply(tn.n.Sign(tn.n.Command(registry.CmdNodeRegister, "TJ", registry.NodeRegisterArgs{Node: spec}), tn.n.Member("TJ").Gov))
+		pin, _ := pintls.Pin(cert)
+		spec := trust.NodeSpec{ID: "TJ-N3", RaftAddress: "127.0.0.1:1", APIURL: "https://127.0.0.1:2", TLSSPKISHA256: pin, DesiredRole: trust.RoleNonvoter}
+		b.apply(tn.n.Sign(tn.n.Command(trust.CmdNodeRegister, "TJ", trust.NodeRegisterArgs{Node: spec}), tn.n.Member("TJ").Gov))
 		if _, err := joinClient(tn, "TJ-N3", cert).Join(ctx, leaderURL); err != nil {
 			t.Fatal(err)
 		}
 	})
 
-	refused := func(t *testing.T, err error, status int, code protocol.Code, reason registry.Reason) {
+	refused := func(t *testing.T, err error, status int, code protocol.Code, reason trust.Reason) {
 		t.Helper()
-		var ae *registry.APIError
-		if !errors.As(err, &ae) || ae.Status != status || ae.Problem.Code != code || ae.Problem.Reason != reason {
+		var ae *protocol.ProblemError
+		if !errors.As(err, &ae) || ae.Status != status || ae.Problem.Code != code || ae.Problem.Reason != string(reason) {
 			t.Fatalf("got %v, want %d %s %s", err, status, code, reason)
 		}
 	}
@@ -88,19 +90,19 @@ func TestJoinOverTLS(t *testing.T) {
 	t.Run("fail/join-tls-key-not-matching-pin", func(t *testing.T) {
 		noChange(t, func() {
 			_, err := joinClient(tn, joiner.id, mustNodeKey(t, joiner.id)).Join(ctx, leaderURL)
-			refused(t, err, 403, protocol.CodeNodePinMismatch, registry.ReasonNodePinMismatch)
+			refused(t, err, 403, protocol.CodeNodePinMismatch, trust.ReasonNodePinMismatch)
 		})
 	})
 	t.Run("fail/join-key-of-another-node", func(t *testing.T) {
 		noChange(t, func() {
 			_, err := joinClient(tn, joiner.id, tn.nodes["TJ"].cert).Join(ctx, leaderURL)
-			refused(t, err, 403, protocol.CodeNodePinMismatch, registry.ReasonNodePinMismatch)
+			refused(t, err, 403, protocol.CodeNodePinMismatch, trust.ReasonNodePinMismatch)
 		})
 	})
 	t.Run("fail/unregistered-node", func(t *testing.T) {
 		noChange(t, func() {
 			_, err := joinClient(tn, "KZ-N7", joiner.cert).Join(ctx, leaderURL)
-			refused(t, err, 422, protocol.CodeRegistryRejected, registry.ReasonNodeUnknown)
+			refused(t, err, 422, protocol.CodeRegistryRejected, trust.ReasonNodeUnknown)
 		})
 	})
 	t.Run("fail/stale-leader-fails-closed", func(t *testing.T) {
@@ -115,7 +117,7 @@ func TestJoinOverTLS(t *testing.T) {
 		b.set(func(b *fakeBackend) { b.addErr = registry.ErrNodeNotRegistered })
 		defer b.set(func(b *fakeBackend) { b.addErr = nil })
 		_, err := joinClient(tn, joiner.id, joiner.cert).Join(ctx, leaderURL)
-		refused(t, err, 422, protocol.CodeRegistryRejected, registry.ReasonNodeUnknown)
+		refused(t, err, 422, protocol.CodeRegistryRejected, trust.ReasonNodeUnknown)
 	})
 
 	// The raw exchange, to break it on purpose.
@@ -137,7 +139,7 @@ func TestJoinOverTLS(t *testing.T) {
 		t.Cleanup(func() { conn.Close() })
 		return hc, conn
 	}
-	post := func(t *testing.T, hc *http.Client, path string, v any) (int, registry.APIProblem, []byte) {
+	post := func(t *testing.T, hc *http.Client, path string, v any) (int, protocol.Problem, []byte) {
 		t.Helper()
 		body, _ := json.Marshal(v)
 		resp, err := hc.Post(leaderURL+path, registry.MediaJSON, bytes.NewReader(body))
@@ -147,7 +149,7 @@ func TestJoinOverTLS(t *testing.T) {
 		defer resp.Body.Close()
 		var buf bytes.Buffer
 		buf.ReadFrom(resp.Body)
-		var p registry.APIProblem
+		var p protocol.Problem
 		json.Unmarshal(buf.Bytes(), &p)
 		return resp.StatusCode, p, buf.Bytes()
 	}
@@ -162,7 +164,7 @@ func TestJoinOverTLS(t *testing.T) {
 	}
 	sign := func(t *testing.T, ch registry.JoinChallenge, exporter []byte) string {
 		raw, _ := base64.RawURLEncoding.DecodeString(ch.Challenge)
-		d := sha256.Sum256(registry.JoinTranscript(tn.n.Genesis.Hash(), joiner.id, raw, exporter))
+		d := sha256.Sum256(trust.JoinTranscript(tn.n.Genesis.Hash(), joiner.id, raw, exporter))
 		sig, err := ecdsa.SignASN1(rand.Reader, joiner.cert.PrivateKey.(*ecdsa.PrivateKey), d[:])
 		if err != nil {
 			t.Fatal(err)
@@ -171,7 +173,7 @@ func TestJoinOverTLS(t *testing.T) {
 	}
 	exporterOf := func(t *testing.T, c *tls.Conn) []byte {
 		cs := c.ConnectionState()
-		e, err := cs.ExportKeyingMaterial(registry.JoinExporterLabel, nil, registry.JoinExporterBytes)
+		e, err := cs.ExportKeyingMaterial(trust.JoinExporterLabel, nil, trust.JoinExporterBytes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +186,7 @@ func TestJoinOverTLS(t *testing.T) {
 			ch := challenge(t, hc1)
 			hc2, c2 := session(t, joiner.cert)
 			st, p, body := post(t, hc2, registry.PathJoin, registry.JoinRequest{Node: joiner.id, Challenge: ch.Challenge, Signature: sign(t, ch, exporterOf(t, c2))})
-			if st != 422 || p.Reason != registry.ReasonJoinChallenge {
+			if st != 422 || p.Reason != string(trust.ReasonJoinChallenge) {
 				t.Fatalf("%d %s", st, body)
 			}
 		})
@@ -194,7 +196,7 @@ func TestJoinOverTLS(t *testing.T) {
 			hc, _ := session(t, joiner.cert)
 			ch := challenge(t, hc)
 			st, p, body := post(t, hc, registry.PathJoin, registry.JoinRequest{Node: joiner.id, Challenge: ch.Challenge, Signature: sign(t, ch, make([]byte, 32))})
-			if st != 422 || p.Reason != registry.ReasonJoinSignature {
+			if st != 422 || p.Reason != string(trust.ReasonJoinSignature) {
 				t.Fatalf("%d %s", st, body)
 			}
 		})
@@ -208,7 +210,7 @@ func TestJoinOverTLS(t *testing.T) {
 		}
 		noChange(t, func() {
 			st, p, body := post(t, hc, registry.PathJoin, req)
-			if st != 422 || p.Reason != registry.ReasonJoinChallenge {
+			if st != 422 || p.Reason != string(trust.ReasonJoinChallenge) {
 				t.Fatalf("%d %s", st, body)
 			}
 		})
@@ -228,14 +230,14 @@ func TestJoinOverTLS(t *testing.T) {
 	t.Run("fail/server-not-pinned-for-its-url", func(t *testing.T) {
 		// The joining node's view says TJ-N9 is at TR's API URL: TR's key
 		// is not TJ-N9's, so the client refuses the server.
-		view := registry.NewTrustView(b.State())
-		c := &registry.JoinClient{NodeID: joiner.id, Certificate: joiner.cert, View: func() *registry.TrustView { return view }, Timeout: time.Second}
+		view := trust.NewView(b.State())
+		c := &registry.JoinClient{NodeID: joiner.id, Certificate: joiner.cert, View: func() *trust.View { return view }, Timeout: time.Second}
 		spec := tn.nodes["TJ"].spec
 		spec.APIURL = "https://" + strings.Replace(tn.nodes["TR"].api.Addr().String(), "127.0.0.1", "localhost", 1)
-		s2, _ := tn.n.Apply(b.State(), tn.n.Sign(tn.n.Command(registry.CmdNodeRegister, "TJ", registry.NodeRegisterArgs{Node: spec}), tn.n.Member("TJ").Gov))
-		view = registry.NewTrustView(s2)
+		s2, _ := tn.n.Apply(b.State(), tn.n.Sign(tn.n.Command(trust.CmdNodeRegister, "TJ", trust.NodeRegisterArgs{Node: spec}), tn.n.Member("TJ").Gov))
+		view = trust.NewView(s2)
 		_, err := c.Join(ctx, spec.APIURL)
-		if !errors.Is(err, registry.ErrPeerRefused) {
+		if !errors.Is(err, pintls.ErrPinMismatch) {
 			t.Fatalf("joined through a server presenting the wrong key: %v", err)
 		}
 	})
@@ -252,7 +254,7 @@ func TestJoinRefusesAnotherGenesis(t *testing.T) {
 	other := newTLSNet(t, "TJ", "TR", "KZ")
 	for _, x := range []struct {
 		m    string
-		spec registry.NodeSpec
+		spec trust.NodeSpec
 	}{{"TR", server.spec}, {"KZ", joiner.spec}} {
 		spec := x.spec
 		spec.ID = other.nodes[x.m].id
@@ -263,11 +265,11 @@ func TestJoinRefusesAnotherGenesis(t *testing.T) {
 		if x.m == "TR" {
 			spec.TLSSPKISHA256 = server.pin
 		}
-		other.apply(other.n.Sign(other.n.Command(registry.CmdNodeRegister, x.m, registry.NodeRegisterArgs{Node: spec}), other.n.Member(x.m).Gov))
+		other.apply(other.n.Sign(other.n.Command(trust.CmdNodeRegister, x.m, trust.NodeRegisterArgs{Node: spec}), other.n.Member(x.m).Gov))
 	}
 	b.set(func(b *fakeBackend) { b.added = nil })
 	_, err := joinClient(other, joiner.id, joiner.cert).Join(context.Background(), server.spec.APIURL)
-	if !errors.Is(err, registry.ErrGenesisPin) {
+	if !errors.Is(err, trust.ErrGenesisPin) {
 		t.Fatalf("joined a network with another genesis: %v", err)
 	}
 	if len(b.added) != 0 {

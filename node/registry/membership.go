@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/hashicorp/raft"
 )
 
@@ -188,18 +189,18 @@ const (
 )
 
 // desired is what the state says about a server of the configuration.
-func (r *Registry) desired(s *State, srv raft.Server) (memberAction, string) {
+func (r *Registry) desired(s *trust.State, srv raft.Server) (memberAction, string) {
 	n, ok := s.Node(string(srv.ID))
 	if !ok {
 		return actRemove, ""
 	}
 	m, _ := s.Member(n.Member)
 	switch {
-	case m.Status == StatusWithdrawn:
+	case m.Status == trust.StatusWithdrawn:
 		return actRemove, ""
-	case srv.Suffrage == raft.Voter && (n.Role != RoleVoter || m.Status != StatusActive):
+	case srv.Suffrage == raft.Voter && (n.Role != trust.RoleVoter || m.Status != trust.StatusActive):
 		return actDemote, ""
-	case srv.Suffrage != raft.Voter && n.Role == RoleVoter && m.Status == StatusActive:
+	case srv.Suffrage != raft.Voter && n.Role == trust.RoleVoter && m.Status == trust.StatusActive:
 		return actPromote, n.RaftAddress
 	case string(srv.Address) != n.RaftAddress:
 		return actReaddress, n.RaftAddress

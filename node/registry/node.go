@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/hashicorp/raft"
 )
 
@@ -55,7 +57,7 @@ type Config struct {
 	// GenesisPin the pinned SHA-256 from the node's own configuration
 	// (registry.genesisSha256). Open refuses (ErrGenesisPin) a genesis,
 	// a state file or a snapshot of any other network.
-	Genesis    *Genesis
+	Genesis    *trust.Genesis
 	GenesisPin string
 
 	// Transport carries Raft's RPCs: the mTLS stream layer in production
@@ -69,9 +71,11 @@ type Config struct {
 	// LinearizableRead ErrNotLeader.
 	Forwarder Forwarder
 
-	// Logger receives the shell's and Raft's logs. nil: discard.
+	// Logger receives the shell's and Raft's logs. nil: discard. Open
+	// adds no attributes: a logger that should name the node carries it
+	// already (a member node's logs say node=… once).
 	Logger *slog.Logger
-	// Clock is this node's wall clock: the leader's stamps (DESIGN.md §9)
+	// Clock is this node's wall clock: the leader's stamps (REGISTRY.md §9)
 	// and staleness (§14). nil: time.Now. Never read by the FSM.
 	Clock func() time.Time
 
@@ -126,7 +130,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 	}
 	switch {
-	case !nodeIDRe.MatchString(c.NodeID):
+	case !protocol.IsMemberNodeID(c.NodeID):
 		return bad("node id %q is not a SPEC §2 node id", c.NodeID)
 	case c.Dir == "":
 		return bad("dir is required")
@@ -169,7 +173,7 @@ type Forwarder interface {
 	// (*Registry).SubmitLeader, and returns its Result. Errors from the
 	// leader must keep their class: ErrNotLeader when the target is no
 	// longer the leader, ErrTimeout, ErrLeaderClockBehind, ErrNoLeader.
-	Forward(ctx context.Context, leader Leader, data []byte) (Result, error)
+	Forward(ctx context.Context, leader Leader, data []byte) (trust.Result, error)
 	// ReadIndex asks leader for a read index: (*Registry).ReadIndex there.
 	ReadIndex(ctx context.Context, leader Leader) (uint64, error)
 }
@@ -276,7 +280,7 @@ type Status struct {
 	AppliedIndex  uint64 // of the registry state (the trust view)
 	CommitIndex   uint64 // Raft's commit index as this node knows it
 	LastIndex     uint64 // last index in this node's Raft log
-	ConsensusTime Timestamp
+	ConsensusTime trust.Timestamp
 	StateHash     string
 	ChainHead     string
 

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecrn/crvsx/protocol/jws"
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	bolt "go.etcd.io/bbolt"
@@ -25,7 +27,7 @@ type Registry struct {
 	cfg   Config
 	log   *slog.Logger
 	clock func() time.Time
-	g     *Genesis
+	g     *trust.Genesis
 
 	store *stateStore
 	fsm   *fsm
@@ -35,9 +37,9 @@ type Registry struct {
 	raft  *raft.Raft
 	sync  *syncTracker
 
-	// proposeMu serialises the leader's stamps (DESIGN.md §9).
+	// proposeMu serialises the leader's stamps (REGISTRY.md §9).
 	proposeMu sync.Mutex
-	lastStamp Timestamp
+	lastStamp trust.Timestamp
 	readyTerm atomic.Uint64 // term whose barrier completed on this leader
 
 	appliedMu sync.Mutex
@@ -75,7 +77,7 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	log := cfg.Logger.With("node", cfg.NodeID)
+	log := cfg.Logger
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
@@ -177,7 +179,7 @@ func (r *Registry) founding() (raft.Configuration, bool) {
 	mine := false
 	for _, n := range r.g.Document().Nodes {
 		s := raft.Server{ID: raft.ServerID(n.ID), Address: raft.ServerAddress(n.RaftAddress), Suffrage: raft.Nonvoter}
-		if n.Role == RoleVoter {
+		if n.Role == trust.RoleVoter {
 			s.Suffrage = raft.Voter
 		}
 		c.Servers = append(c.Servers, s)
@@ -190,7 +192,7 @@ func (r *Registry) founding() (raft.Configuration, bool) {
 // newer than the state file (the file was removed so that the node
 // re-syncs). A snapshot that does not verify stops the node: running on
 // a state that missed entries would be worse.
-func (r *Registry) catchUpFromSnapshot(ctx context.Context, fss raft.SnapshotStore, cur *State) error {
+func (r *Registry) catchUpFromSnapshot(ctx context.Context, fss raft.SnapshotStore, cur *trust.State) error {
 	metas, err := fss.List()
 	if err != nil || len(metas) == 0 {
 		return err
@@ -204,7 +206,7 @@ func (r *Registry) catchUpFromSnapshot(ctx context.Context, fss raft.SnapshotSto
 	}
 	_, rc, err := fss.Open(m.ID)
 	if err != nil {
-		return fmt.Errorf("%w: raft snapshot %s: %w", ErrCorruptSnapshot, m.ID, err)
+		return fmt.Errorf("%w: raft snapshot %s: %w", trust.ErrCorruptSnapshot, m.ID, err)
 	}
 	data, err := io.ReadAll(io.LimitReader(rc, maxRaftSnapshotBytes+1))
 	rc.Close()
@@ -213,9 +215,9 @@ func (r *Registry) catchUpFromSnapshot(ctx context.Context, fss raft.SnapshotSto
 	}
 	i := bytes.IndexByte(data, '\n')
 	if i < 0 {
-		return corrupt("raft snapshot %s without history", m.ID)
+		return trust.Corruptf("raft snapshot %s without history", m.ID)
 	}
-	head, err := RestoreSnapshot(data[:i], r.g)
+	head, err := trust.RestoreSnapshot(data[:i], r.g)
 	if err != nil {
 		return fmt.Errorf("registry: raft snapshot %s: %w", m.ID, err)
 	}
@@ -262,16 +264,24 @@ func (r *Registry) closeStores() error {
 
 // View returns the current trust view: a lock-free load, never blocked by
 // Raft. It is never nil after Open.
-func (r *Registry) View() *TrustView { return r.fsm.view.Load() }
+func (r *Registry) View() *trust.View { return r.fsm.view.Load() }
+
+// LookupKey looks kid up in the trust view of the moment (a jws.KeyLookup
+// for the message path): each call loads the current view, so a
+// revocation applies to the next message.
+func (r *Registry) LookupKey(kid string) (jws.Key, bool) { return r.View().LookupKey(kid) }
+
+// ValidAt is trust.View.ValidAt on the trust view of the moment.
+func (r *Registry) ValidAt(kid string, t time.Time) error { return r.View().ValidAt(kid, t) }
 
 // State returns the current registry state (immutable).
-func (r *Registry) State() *State { return r.fsm.state.Load() }
+func (r *Registry) State() *trust.State { return r.fsm.state.Load() }
 
-// Bundle exports the trust bundle of the current state (DESIGN.md §12):
+// Bundle exports the trust bundle of the current state (REGISTRY.md §12):
 // the genesis and every applied entry, with the chain head reached. Every
 // node can export it: a node that caught up by snapshot received the
 // history with it.
-func (r *Registry) Bundle() (*Bundle, error) {
+func (r *Registry) Bundle() (*trust.Bundle, error) {
 	s := r.State()
 	entries, err := r.store.entries(s.AppliedIndex())
 	if err != nil {
@@ -280,11 +290,11 @@ func (r *Registry) Bundle() (*Bundle, error) {
 	if n := len(entries); (n == 0) != (s.AppliedIndex() == 0) || (n > 0 && entries[n-1].Index != s.AppliedIndex()) {
 		return nil, fmt.Errorf("registry: history incomplete up to %d", s.AppliedIndex())
 	}
-	return NewBundle(r.g, entries, s.ChainHead()), nil
+	return trust.NewBundle(r.g, entries, s.ChainHead()), nil
 }
 
 // applied is the FSM's hook after each published state.
-func (r *Registry) applied(s *State) {
+func (r *Registry) applied(s *trust.State) {
 	r.sync.observeApplied(s.AppliedIndex())
 	r.appliedMu.Lock()
 	close(r.appliedCh)
@@ -317,7 +327,7 @@ func (r *Registry) waitApplied(ctx context.Context, index uint64) error {
 // never stored, and the transfer fails (the leader retries).
 type verifyingSnapshotStore struct {
 	raft.SnapshotStore
-	g       *Genesis
+	g       *trust.Genesis
 	refused func(error)
 	stored  func(index uint64)
 }
@@ -350,7 +360,7 @@ func (k *verifyingSink) Write(p []byte) (int, error) {
 func (k *verifyingSink) Close() error {
 	var err error
 	if k.over {
-		err = corrupt("raft snapshot exceeds %d bytes", maxRaftSnapshotBytes)
+		err = trust.Corruptf("raft snapshot exceeds %d bytes", maxRaftSnapshotBytes)
 	} else {
 		_, err = verifyRaftSnapshot(k.buf.Bytes(), k.s.g)
 	}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -66,6 +67,15 @@ func (h *hcLog) Log(level hclog.Level, msg string, args ...any) {
 	all = append(all, "logger", h.name)
 	all = append(all, h.args...)
 	all = append(all, args...)
+	for i, a := range all {
+		// raft formats some values lazily with hclog.Fmt ("servers",
+		// hclog.Fmt("%+v", …)): format them here, as hclog would.
+		if f, ok := a.(hclog.Format); ok && len(f) > 0 {
+			if format, ok := f[0].(string); ok {
+				all[i] = fmt.Sprintf(format, f[1:]...)
+			}
+		}
+	}
 	h.l.Log(ctx, sl, msg, all...)
 }
 

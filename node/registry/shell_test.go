@@ -1,20 +1,25 @@
 package registry_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"github.com/ecrn/crvsx/node/registry"
-	"github.com/ecrn/crvsx/node/registry/registrytest"
+	"github.com/ecrn/crvsx/protocol/trust"
+	"github.com/ecrn/crvsx/protocol/trust/trusttest"
 )
 
 func TestConfigValidate(t *testing.T) {
-	n := registrytest.New(t, "TJ", "TR", "KZ")
+	n := trusttest.New(t, "TJ", "TR", "KZ")
 	_, trans := raft.NewInmemTransport("TJ-N1.raft.test:7001")
 	t.Cleanup(func() { trans.Close() })
 	base := func() registry.Config {
@@ -38,7 +43,7 @@ func TestConfigValidate(t *testing.T) {
 		{"fail/commit-timeout", func(c *registry.Config) { c.CommitTimeout = 0 }, registry.ErrInvalidConfig},
 		{"fail/snapshot-threshold", func(c *registry.Config) { c.SnapshotThreshold = 0 }, registry.ErrInvalidConfig},
 		{"fail/negative-staleness", func(c *registry.Config) { c.MaxStaleness = -time.Second }, registry.ErrInvalidConfig},
-		{"fail/pin-of-another-network", func(c *registry.Config) { c.GenesisPin = registrytest.New(t, "TJ").Genesis.Hash() }, registry.ErrGenesisPin},
+		{"fail/pin-of-another-network", func(c *registry.Config) { c.GenesisPin = trusttest.New(t, "TJ").Genesis.Hash() }, trust.ErrGenesisPin},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := base()
@@ -61,13 +66,13 @@ func TestOpenRefusesAnotherNetwork(t *testing.T) {
 	c := newCluster(t, nil)
 	n := c.node("TJ-N1")
 	n.kill()
-	other := registrytest.New(t, clusterMembers...)
+	other := trusttest.New(t, clusterMembers...)
 	_, trans := raft.NewInmemTransport(n.addr)
 	defer trans.Close()
 	cfg := n.config(trans)
 	cfg.Genesis, cfg.GenesisPin = other.Genesis, other.Genesis.Hash()
 	r, err := registry.Open(context.Background(), cfg)
-	if !errors.Is(err, registry.ErrGenesisPin) {
+	if !errors.Is(err, trust.ErrGenesisPin) {
 		if r != nil {
 			r.Close()
 		}
@@ -106,7 +111,7 @@ func TestLinearizableRead(t *testing.T) {
 	c := newCluster(t, nil)
 	l := c.leader()
 	data, kid := c.revokeSigningKey("KZ")
-	l.mustSubmit(data, registry.OutcomeAccepted)
+	l.mustSubmit(data, trust.OutcomeAccepted)
 	for _, n := range c.nodes {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		v, err := n.must().LinearizableRead(ctx)
@@ -114,7 +119,7 @@ func TestLinearizableRead(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", n.id, err)
 		}
-		if info, _ := v.KeyInfo(kid); info.Status != registry.KeyRevoked {
+		if info, _ := v.KeyInfo(kid); info.Status != trust.KeyRevoked {
 			t.Fatalf("%s: linearizable read misses an acknowledged revocation", n.id)
 		}
 	}
@@ -132,25 +137,25 @@ func TestLinearizableRead(t *testing.T) {
 func TestRetryIsIdempotentButIDsAreNotReusable(t *testing.T) {
 	c := newCluster(t, nil)
 	l := c.leader()
-	cmd := c.net.Command(registry.CmdNodeRegister, "TJ", registry.NodeRegisterArgs{Node: registrytest.NodeSpec("TJ", 2, registry.RoleNonvoter)})
-	first := l.mustSubmit(c.net.Sign(cmd, c.net.Member("TJ").Gov), registry.OutcomeAccepted)
+	cmd := c.net.Command(trust.CmdNodeRegister, "TJ", trust.NodeRegisterArgs{Node: trusttest.NodeSpec("TJ", 2, trust.RoleNonvoter)})
+	first := l.mustSubmit(c.net.Sign(cmd, c.net.Member("TJ").Gov), trust.OutcomeAccepted)
 	// The same command signed again (ECDSA: other signature bytes).
-	again := l.mustSubmit(c.net.Sign(cmd, c.net.Member("TJ").Gov), registry.OutcomeAccepted)
+	again := l.mustSubmit(c.net.Sign(cmd, c.net.Member("TJ").Gov), trust.OutcomeAccepted)
 	if again.Index != first.Index {
 		t.Fatalf("re-signed retry applied at %d, original %d", again.Index, first.Index)
 	}
-	other, err := registry.NewCommand(c.net.Genesis.Hash(), cmd.ID, registry.CmdNodeRegister, c.net.Now, "TJ", registry.NodeRegisterArgs{Node: registrytest.NodeSpec("TJ", 3, registry.RoleNonvoter)})
+	other, err := trust.NewCommand(c.net.Genesis.Hash(), cmd.ID, trust.CmdNodeRegister, c.net.Now, "TJ", trust.NodeRegisterArgs{Node: trusttest.NodeSpec("TJ", 3, trust.RoleNonvoter)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := l.mustSubmit(c.net.Sign(other, c.net.Member("TJ").Gov), registry.OutcomeRejected)
-	if res.Reason != registry.ReasonReplayedID || res.Index == first.Index {
+	res := l.mustSubmit(c.net.Sign(other, c.net.Member("TJ").Gov), trust.OutcomeRejected)
+	if res.Reason != trust.ReasonReplayedID || res.Index == first.Index {
 		t.Fatalf("other payload under a used id: %s at %d", res.Reason, res.Index)
 	}
 	// Too large: refused before Raft, nothing proposed.
 	before := l.must().Status().AppliedIndex
 	big, err := l.submit(make([]byte, 1<<20+1), time.Second)
-	if err != nil || big.Reason != registry.ReasonMalformedEntry || big.Index != 0 || l.must().Status().AppliedIndex != before {
+	if err != nil || big.Reason != trust.ReasonMalformedEntry || big.Index != 0 || l.must().Status().AppliedIndex != before {
 		t.Fatalf("oversized entry: %+v %v", big, err)
 	}
 }
@@ -162,7 +167,7 @@ func TestRetryIsIdempotentButIDsAreNotReusable(t *testing.T) {
 func TestMembershipFollowsTheRegistry(t *testing.T) {
 	c := newCluster(t, func(cfg *registry.Config) { cfg.CatchUpEntries = 2 })
 	l := c.leader()
-	spec := registrytest.NodeSpec("TJ", 2, registry.RoleNonvoter)
+	spec := trusttest.NodeSpec("TJ", 2, trust.RoleNonvoter)
 	newNode := c.addNode(spec)
 	newNode.start()
 	if _, err := newNode.submit([]byte("x"), time.Second); !errors.Is(err, registry.ErrNoLeader) {
@@ -174,8 +179,8 @@ func TestMembershipFollowsTheRegistry(t *testing.T) {
 	if err := l.must().AddNonvoter(ctx, spec.ID, spec.RaftAddress); !errors.Is(err, registry.ErrNodeNotRegistered) {
 		t.Fatalf("AddNonvoter before node.register: %v, want ErrNodeNotRegistered", err)
 	}
-	reg := c.net.Command(registry.CmdNodeRegister, "TJ", registry.NodeRegisterArgs{Node: spec})
-	l.mustSubmit(c.net.Sign(reg, c.net.Member("TJ").Gov), registry.OutcomeAccepted)
+	reg := c.net.Command(trust.CmdNodeRegister, "TJ", trust.NodeRegisterArgs{Node: spec})
+	l.mustSubmit(c.net.Sign(reg, c.net.Member("TJ").Gov), trust.OutcomeAccepted)
 	if err := c.follower(l).must().AddNonvoter(ctx, spec.ID, spec.RaftAddress); !errors.Is(err, registry.ErrNotLeader) {
 		t.Fatalf("AddNonvoter on a follower: %v, want ErrNotLeader", err)
 	}
@@ -203,35 +208,35 @@ func TestMembershipFollowsTheRegistry(t *testing.T) {
 			return nil
 		})
 	}
-	waitFor(newNode, registry.RoleNonvoter)
+	waitFor(newNode, trust.RoleNonvoter)
 
 	// Promotion waits until the node has caught up: cut off, it stays a
 	// non-voter although the registry names it a voter.
 	c.partition([]*cnode{newNode}, c.allOthers(newNode))
 	for i := 2; i < 6; i++ {
 		data, _ := c.registerNode("UZ", i)
-		l.mustSubmit(data, registry.OutcomeAccepted)
+		l.mustSubmit(data, trust.OutcomeAccepted)
 	}
-	data, _ := c.setRole(spec.ID, registry.RoleVoter)
-	c.node("KG-N1").mustSubmit(data, registry.OutcomeAccepted)
+	data, _ := c.setRole(spec.ID, trust.RoleVoter)
+	c.node("KG-N1").mustSubmit(data, trust.OutcomeAccepted)
 	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if got := suffrage(newNode); got != registry.RoleNonvoter {
+		if got := suffrage(newNode); got != trust.RoleNonvoter {
 			t.Fatalf("%s promoted to %q while cut off and behind", newNode.id, got)
 		}
 	}
 	c.heal()
-	waitFor(newNode, registry.RoleVoter)
-	data, _ = c.setRole(spec.ID, registry.RoleNonvoter)
-	c.node("KG-N1").mustSubmit(data, registry.OutcomeAccepted)
-	waitFor(newNode, registry.RoleNonvoter)
+	waitFor(newNode, trust.RoleVoter)
+	data, _ = c.setRole(spec.ID, trust.RoleNonvoter)
+	c.node("KG-N1").mustSubmit(data, trust.OutcomeAccepted)
+	waitFor(newNode, trust.RoleNonvoter)
 
 	tr := c.node("TR-N1")
-	susp := c.net.Command(registry.CmdMemberSuspend, "TJ", registry.SuspendArgs{Member: "TR", Reason: "test"})
-	c.node("UZ-N1").mustSubmit(c.net.Sign(susp, c.net.Gov("TJ", "KZ", "UZ", "KG")...), registry.OutcomeAccepted)
-	waitFor(tr, registry.RoleNonvoter)
-	rein := c.net.Command(registry.CmdMemberReinstate, "TJ", registry.ReinstateArgs{Member: "TR"})
-	c.node("UZ-N1").mustSubmit(c.net.Sign(rein, c.net.Gov("TJ", "KZ", "UZ")...), registry.OutcomeAccepted)
-	waitFor(tr, registry.RoleVoter)
+	susp := c.net.Command(trust.CmdMemberSuspend, "TJ", trust.SuspendArgs{Member: "TR", Reason: "test"})
+	c.node("UZ-N1").mustSubmit(c.net.Sign(susp, c.net.Gov("TJ", "KZ", "UZ", "KG")...), trust.OutcomeAccepted)
+	waitFor(tr, trust.RoleNonvoter)
+	rein := c.net.Command(trust.CmdMemberReinstate, "TJ", trust.ReinstateArgs{Member: "TR"})
+	c.node("UZ-N1").mustSubmit(c.net.Sign(rein, c.net.Gov("TJ", "KZ", "UZ")...), trust.OutcomeAccepted)
+	waitFor(tr, trust.RoleVoter)
 	c.converged(c.nodes...)
 }
 
@@ -241,7 +246,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	c := newCluster(t, nil)
 	l := c.leader()
 	data, _ := c.registerNode("TJ", 2)
-	c.follower(l).mustSubmit(data, registry.OutcomeAccepted)
+	c.follower(l).mustSubmit(data, trust.OutcomeAccepted)
 	if err := l.must().SnapshotNow(); err != nil {
 		t.Fatal(err)
 	}
@@ -266,4 +271,16 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		return nil
 	})
 	t.Logf("goroutines: %d before, %d after", before, n)
+}
+
+// TestRaftLogFormatsHclogFmt: raft logs some values with hclog.Fmt
+// ("servers", hclog.Fmt("%+v", …)); the adapter formats them instead of
+// printing "[%+v …]".
+func TestRaftLogFormatsHclogFmt(t *testing.T) {
+	var buf bytes.Buffer
+	l := registry.NewRaftLogger(slog.New(slog.NewTextHandler(&buf, nil)))
+	l.Info("initial configuration", "servers", hclog.Fmt("%+v", []raft.Server{{ID: "TJ-N1", Address: "tj:7000"}}))
+	if out := buf.String(); strings.Contains(out, "%+v") || !strings.Contains(out, "ID:TJ-N1") {
+		t.Fatalf("%s", out)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/hashicorp/raft"
 )
 
@@ -256,9 +257,9 @@ func (r *Registry) servers() ([]Server, string) {
 	var out []Server
 	mine := ""
 	for _, s := range f.Configuration().Servers {
-		sv := Server{ID: string(s.ID), Address: string(s.Address), Suffrage: RoleNonvoter}
+		sv := Server{ID: string(s.ID), Address: string(s.Address), Suffrage: trust.RoleNonvoter}
 		if s.Suffrage == raft.Voter {
-			sv.Suffrage = RoleVoter
+			sv.Suffrage = trust.RoleVoter
 		}
 		if sv.ID == r.cfg.NodeID {
 			mine = sv.Suffrage

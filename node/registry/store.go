@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ecrn/crvsx/protocol/trust"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -39,17 +40,17 @@ type stateStore struct {
 
 // loadedState is what openStateStore found.
 type loadedState struct {
-	state    *State
+	state    *trust.State
 	syncedAt time.Time
-	maxStamp Timestamp // the highest leader stamp of the stored entries
-	created  bool      // the file was new: the state is the genesis state
+	maxStamp trust.Timestamp // the highest leader stamp of the stored entries
+	created  bool            // the file was new: the state is the genesis state
 }
 
 // openStateStore opens or creates the state file for g. A file of another
 // network refuses with ErrGenesisPin; a snapshot that does not verify with
 // ErrCorruptSnapshot (the operator then removes the file and the node
 // re-syncs from its peers, DESIGN.md §15).
-func openStateStore(path string, g *Genesis) (*stateStore, loadedState, error) {
+func openStateStore(path string, g *trust.Genesis) (*stateStore, loadedState, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		return nil, loadedState{}, fmt.Errorf("registry: open %s: %w", path, err)
@@ -59,8 +60,8 @@ func openStateStore(path string, g *Genesis) (*stateStore, loadedState, error) {
 	err = db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketState)
 		if b == nil {
-			st := NewState(g)
-			snap, err := MarshalSnapshot(st)
+			st := trust.NewState(g)
+			snap, err := trust.MarshalSnapshot(st)
 			if err != nil {
 				return err
 			}
@@ -80,12 +81,12 @@ func openStateStore(path string, g *Genesis) (*stateStore, loadedState, error) {
 			return b.Put(keySnapshot, snap)
 		}
 		if pin := string(b.Get(keyPin)); pin != g.Hash() {
-			return fmt.Errorf("%w: %s belongs to network %q, this node pins %s", ErrGenesisPin, path, pin, g.Hash())
+			return fmt.Errorf("%w: %s belongs to network %q, this node pins %s", trust.ErrGenesisPin, path, pin, g.Hash())
 		}
 		if tx.Bucket(bucketEntries) == nil || tx.Bucket(bucketResults) == nil {
-			return fmt.Errorf("%w: %s: missing buckets", ErrCorruptSnapshot, path)
+			return fmt.Errorf("%w: %s: missing buckets", trust.ErrCorruptSnapshot, path)
 		}
-		st, err := RestoreSnapshot(bytes.Clone(b.Get(keySnapshot)), g)
+		st, err := trust.RestoreSnapshot(bytes.Clone(b.Get(keySnapshot)), g)
 		if err != nil {
 			return fmt.Errorf("registry: %s: %w", path, err)
 		}
@@ -95,13 +96,13 @@ func openStateStore(path string, g *Genesis) (*stateStore, loadedState, error) {
 		}
 		if k, v := tx.Bucket(bucketEntries).Cursor().Last(); k != nil {
 			if binary.BigEndian.Uint64(k) != st.AppliedIndex() {
-				return fmt.Errorf("%w: %s: last entry %d, applied index %d", ErrCorruptSnapshot, path, binary.BigEndian.Uint64(k), st.AppliedIndex())
+				return fmt.Errorf("%w: %s: last entry %d, applied index %d", trust.ErrCorruptSnapshot, path, binary.BigEndian.Uint64(k), st.AppliedIndex())
 			}
 			if e, ok := decodeStoredEntry(k, v); ok && e.Time > ls.maxStamp {
 				ls.maxStamp = e.Time
 			}
 		} else if st.AppliedIndex() != 0 {
-			return fmt.Errorf("%w: %s: no entries, applied index %d", ErrCorruptSnapshot, path, st.AppliedIndex())
+			return fmt.Errorf("%w: %s: no entries, applied index %d", trust.ErrCorruptSnapshot, path, st.AppliedIndex())
 		}
 		return nil
 	})
@@ -118,7 +119,7 @@ func indexKey(i uint64) []byte { return binary.BigEndian.AppendUint64(nil, i) }
 
 // saveApply persists one applied entry: the new state, its entry and its
 // result, in one transaction.
-func (s *stateStore) saveApply(snap []byte, e Entry, res Result, syncedAt time.Time) error {
+func (s *stateStore) saveApply(snap []byte, e trust.Entry, res trust.Result, syncedAt time.Time) error {
 	rj, err := json.Marshal(res)
 	if err != nil {
 		return err
@@ -143,7 +144,7 @@ func (s *stateStore) saveApply(snap []byte, e Entry, res Result, syncedAt time.T
 
 // saveRestore replaces everything with an installed snapshot: the state,
 // the full history and the results of its replay, in one transaction.
-func (s *stateStore) saveRestore(snap []byte, entries []Entry, results []Result) error {
+func (s *stateStore) saveRestore(snap []byte, entries []trust.Entry, results []trust.Result) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketEntries, bucketResults} {
 			if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
@@ -183,8 +184,8 @@ func (s *stateStore) saveSyncedAt(t time.Time) error {
 }
 
 // result returns the stored Result of the entry at index.
-func (s *stateStore) result(index uint64) (Result, bool, error) {
-	var res Result
+func (s *stateStore) result(index uint64) (trust.Result, bool, error) {
+	var res trust.Result
 	found := false
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketResults).Get(indexKey(index))
@@ -198,8 +199,8 @@ func (s *stateStore) result(index uint64) (Result, bool, error) {
 }
 
 // entry returns the stored entry at index.
-func (s *stateStore) entry(index uint64) (Entry, bool, error) {
-	var e Entry
+func (s *stateStore) entry(index uint64) (trust.Entry, bool, error) {
+	var e trust.Entry
 	found := false
 	err := s.db.View(func(tx *bolt.Tx) error {
 		k := indexKey(index)
@@ -209,7 +210,7 @@ func (s *stateStore) entry(index uint64) (Entry, bool, error) {
 		}
 		var ok bool
 		if e, ok = decodeStoredEntry(k, v); !ok {
-			return fmt.Errorf("%w: stored entry %d", ErrCorruptSnapshot, index)
+			return fmt.Errorf("%w: stored entry %d", trust.ErrCorruptSnapshot, index)
 		}
 		found = true
 		return nil
@@ -218,14 +219,14 @@ func (s *stateStore) entry(index uint64) (Entry, bool, error) {
 }
 
 // entries returns the stored entries with index ≤ upTo, in order.
-func (s *stateStore) entries(upTo uint64) ([]Entry, error) {
-	var out []Entry
+func (s *stateStore) entries(upTo uint64) ([]trust.Entry, error) {
+	var out []trust.Entry
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketEntries).Cursor()
 		for k, v := c.First(); k != nil && binary.BigEndian.Uint64(k) <= upTo; k, v = c.Next() {
 			e, ok := decodeStoredEntry(k, v)
 			if !ok {
-				return fmt.Errorf("%w: stored entry %d", ErrCorruptSnapshot, binary.BigEndian.Uint64(k))
+				return fmt.Errorf("%w: stored entry %d", trust.ErrCorruptSnapshot, binary.BigEndian.Uint64(k))
 			}
 			out = append(out, e)
 		}
@@ -234,9 +235,9 @@ func (s *stateStore) entries(upTo uint64) ([]Entry, error) {
 	return out, err
 }
 
-func decodeStoredEntry(k, v []byte) (Entry, bool) {
+func decodeStoredEntry(k, v []byte) (trust.Entry, bool) {
 	if len(k) != 8 || len(v) < logHeaderLen || v[0] != logVersion {
-		return Entry{}, false
+		return trust.Entry{}, false
 	}
-	return Entry{Index: binary.BigEndian.Uint64(k), Time: Timestamp(int64(binary.BigEndian.Uint64(v[1:9]))), Data: bytes.Clone(v[logHeaderLen:])}, true
+	return trust.Entry{Index: binary.BigEndian.Uint64(k), Time: trust.Timestamp(int64(binary.BigEndian.Uint64(v[1:9]))), Data: bytes.Clone(v[logHeaderLen:])}, true
 }

@@ -9,11 +9,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/hashicorp/raft"
 )
 
 // Submit submits signed entry data (one or more compact JWS over one
-// payload, DESIGN.md §4) from any node: the leader proposes it, a follower
+// payload, REGISTRY.md §4) from any node: the leader proposes it, a follower
 // forwards it to the leader (Config.Forwarder). It returns the Result of the
 // applied entry — whatever its outcome: a refused command is a Result with
 // Outcome rejected (Result.Err), not an error. On a follower it returns once
@@ -30,10 +31,10 @@ import (
 // flight: outcome unknown, retry the same command), ErrLeaderClockBehind,
 // ErrStoreFailed, ErrClosed — all but the last two in the ErrUnavailable
 // family.
-func (r *Registry) Submit(ctx context.Context, data []byte) (Result, error) {
+func (r *Registry) Submit(ctx context.Context, data []byte) (trust.Result, error) {
 	for attempt := 0; ; attempt++ {
 		if r.closed.Load() {
-			return Result{}, ErrClosed
+			return trust.Result{}, ErrClosed
 		}
 		if r.raft.State() == raft.Leader {
 			res, err := r.SubmitLeader(ctx, data)
@@ -44,12 +45,12 @@ func (r *Registry) Submit(ctx context.Context, data []byte) (Result, error) {
 		addr, id := r.raft.LeaderWithID()
 		switch {
 		case id == "":
-			return Result{}, ErrNoLeader
+			return trust.Result{}, ErrNoLeader
 		case string(id) == r.cfg.NodeID || r.cfg.Forwarder == nil:
 			// Raft names this node leader but it is no longer (or not
 			// yet) one: let the next attempt see the new state.
 			if r.cfg.Forwarder == nil && string(id) != r.cfg.NodeID {
-				return Result{}, fmt.Errorf("%w: leader is %s and no forwarder is configured", ErrNotLeader, id)
+				return trust.Result{}, fmt.Errorf("%w: leader is %s and no forwarder is configured", ErrNotLeader, id)
 			}
 		default:
 			res, err := r.cfg.Forwarder.Forward(ctx, Leader{ID: string(id), Address: string(addr)}, data)
@@ -63,10 +64,10 @@ func (r *Registry) Submit(ctx context.Context, data []byte) (Result, error) {
 		// Leadership moved while we asked: retry a few times once the
 		// new leader is known.
 		if attempt >= 5 {
-			return Result{}, fmt.Errorf("%w: leadership kept moving", ErrNoLeader)
+			return trust.Result{}, fmt.Errorf("%w: leadership kept moving", ErrNoLeader)
 		}
 		if err := sleepCtx(ctx, r.done, time.Duration(attempt+1)*20*time.Millisecond); err != nil {
-			return Result{}, err
+			return trust.Result{}, err
 		}
 	}
 }
@@ -84,7 +85,7 @@ func (r *Registry) readYourWrite(ctx context.Context, index uint64) {
 
 // SubmitLeader proposes entry data on this node, which must be the leader
 // (else ErrNotLeader): it is what a forwarded write calls on the leader. The
-// leader stamps the entry with max(last stamp, its clock) (DESIGN.md §9),
+// leader stamps the entry with max(last stamp, its clock) (REGISTRY.md §9),
 // waits until it is applied and returns its Result (see Submit for the
 // exactly-once rule and the errors).
 //
@@ -92,19 +93,19 @@ func (r *Registry) readYourWrite(ctx context.Context, index uint64) {
 // burnt): entry data over 1 MiB (a Result rejected MALFORMED_ENTRY with
 // index 0), and a command issued more than the skew after its time
 // (ErrLeaderClockBehind).
-func (r *Registry) SubmitLeader(ctx context.Context, data []byte) (Result, error) {
+func (r *Registry) SubmitLeader(ctx context.Context, data []byte) (trust.Result, error) {
 	if r.closed.Load() {
-		return Result{}, ErrClosed
+		return trust.Result{}, ErrClosed
 	}
 	if r.raft.State() != raft.Leader {
-		return Result{}, ErrNotLeader
+		return trust.Result{}, ErrNotLeader
 	}
-	if len(data) > maxEntryBytes {
-		return Result{Outcome: OutcomeRejected, Reason: ReasonMalformedEntry, Detail: fmt.Sprintf("entry data of %d bytes (1…%d); not proposed", len(data), maxEntryBytes)}, nil
+	if len(data) > trust.MaxEntryBytes {
+		return trust.Result{Outcome: trust.OutcomeRejected, Reason: trust.ReasonMalformedEntry, Detail: fmt.Sprintf("entry data of %d bytes (1…%d); not proposed", len(data), trust.MaxEntryBytes)}, nil
 	}
 	cmd := peekCommand(data)
 	if err := r.ensureReady(ctx); err != nil {
-		return Result{}, err
+		return trust.Result{}, err
 	}
 	if res, ok, err := r.originalResult(cmd); ok || err != nil {
 		return res, err
@@ -112,17 +113,17 @@ func (r *Registry) SubmitLeader(ctx context.Context, data []byte) (Result, error
 
 	r.proposeMu.Lock()
 	s := r.State()
-	stamp := max(r.lastStamp, TimestampOf(r.clock()))
+	stamp := max(r.lastStamp, trust.TimestampOf(r.clock()))
 	if cmd != nil {
-		skew := Timestamp(s.Policy().ClockSkewSeconds)
+		skew := trust.Timestamp(s.Policy().ClockSkewSeconds)
 		if cmd.IssuedAt > max(stamp, s.ConsensusTime())+skew {
 			r.proposeMu.Unlock()
 			r.log.Warn("registry: command issued after this leader's time plus skew; not proposed (leader clock behind, or signer clock ahead)",
 				"id", cmd.ID, "issuedAt", cmd.IssuedAt, "leaderTime", stamp, "skewSeconds", int64(skew))
-			return Result{}, fmt.Errorf("%w: issuedAt %s, leader time %s, skew %ds", ErrLeaderClockBehind, cmd.IssuedAt, stamp, int64(skew))
+			return trust.Result{}, fmt.Errorf("%w: issuedAt %s, leader time %s, skew %ds", ErrLeaderClockBehind, cmd.IssuedAt, stamp, int64(skew))
 		}
 	}
-	if now := TimestampOf(r.clock()); stamp > now+60 {
+	if now := trust.TimestampOf(r.clock()); stamp > now+60 {
 		r.log.Warn("registry: leader stamp ahead of this node's clock (a previous leader's clock ran ahead, or this one jumped back)", "stamp", stamp, "clock", now)
 	}
 	r.lastStamp = stamp
@@ -130,13 +131,13 @@ func (r *Registry) SubmitLeader(ctx context.Context, data []byte) (Result, error
 	r.proposeMu.Unlock()
 
 	if err := r.waitFuture(ctx, f); err != nil {
-		return Result{}, err
+		return trust.Result{}, err
 	}
 	ar, _ := f.Response().(applyResponse)
 	if ar.err != nil {
-		return Result{}, ar.err
+		return trust.Result{}, ar.err
 	}
-	if ar.res.Outcome == OutcomeRejected && ar.res.Reason == ReasonReplayedID {
+	if ar.res.Outcome == trust.OutcomeRejected && ar.res.Reason == trust.ReasonReplayedID {
 		// The first attempt may have been in flight when this one was
 		// proposed: answer with its result.
 		if res, ok, err := r.originalResult(cmd); ok || err != nil {
@@ -148,7 +149,7 @@ func (r *Registry) SubmitLeader(ctx context.Context, data []byte) (Result, error
 
 // ensureReady makes sure this leader has applied everything committed
 // before its term (a barrier, once per term) and initialises its stamp
-// from the highest stamp and consensus time applied (DESIGN.md §9).
+// from the highest stamp and consensus time applied (REGISTRY.md §9).
 func (r *Registry) ensureReady(ctx context.Context) error {
 	r.proposeMu.Lock()
 	defer r.proposeMu.Unlock()
@@ -162,7 +163,7 @@ func (r *Registry) ensureReady(ctx context.Context) error {
 	if r.raft.CurrentTerm() != term {
 		return ErrNotLeader
 	}
-	r.lastStamp = max(r.lastStamp, Timestamp(r.fsm.maxStamp.Load()), r.State().ConsensusTime())
+	r.lastStamp = max(r.lastStamp, trust.Timestamp(r.fsm.maxStamp.Load()), r.State().ConsensusTime())
 	r.readyTerm.Store(term)
 	r.log.Info("registry: leader ready", "term", term, "applied", r.State().AppliedIndex(), "lastStamp", r.lastStamp)
 	return nil
@@ -170,24 +171,24 @@ func (r *Registry) ensureReady(ctx context.Context) error {
 
 // originalResult returns the stored Result of the command whose id cmd
 // already burnt, if the entry that burnt it carries the same payload.
-func (r *Registry) originalResult(cmd *peekedCommand) (Result, bool, error) {
+func (r *Registry) originalResult(cmd *peekedCommand) (trust.Result, bool, error) {
 	if cmd == nil {
-		return Result{}, false, nil
+		return trust.Result{}, false, nil
 	}
 	idx, used := r.State().UsedID(cmd.ID)
 	if !used {
-		return Result{}, false, nil
+		return trust.Result{}, false, nil
 	}
 	e, ok, err := r.store.entry(idx)
 	if err != nil || !ok {
-		return Result{}, false, err
+		return trust.Result{}, false, err
 	}
 	if p := peekCommand(e.Data); p == nil || !bytes.Equal(p.payload, cmd.payload) {
-		return Result{}, false, nil
+		return trust.Result{}, false, nil
 	}
 	res, ok, err := r.store.result(idx)
 	if err != nil || !ok {
-		return Result{}, false, err
+		return trust.Result{}, false, err
 	}
 	r.log.Info("registry: command already applied; returning its original result", "id", cmd.ID, "index", idx, "outcome", res.Outcome)
 	return res, true, nil
@@ -198,7 +199,7 @@ func (r *Registry) originalResult(cmd *peekedCommand) (Result, bool, error) {
 // leader's clock would refuse. The FSM decides everything.
 type peekedCommand struct {
 	ID       string
-	IssuedAt Timestamp
+	IssuedAt trust.Timestamp
 	payload  []byte // the payload segment of the first JWS
 }
 
@@ -213,8 +214,8 @@ func peekCommand(data []byte) *peekedCommand {
 		return nil
 	}
 	var p struct {
-		ID       string    `json:"id"`
-		IssuedAt Timestamp `json:"issuedAt"`
+		ID       string          `json:"id"`
+		IssuedAt trust.Timestamp `json:"issuedAt"`
 	}
 	if json.Unmarshal(raw, &p) != nil || p.ID == "" {
 		return nil
@@ -247,7 +248,7 @@ func (r *Registry) ReadIndex(ctx context.Context) (uint64, error) {
 // confirming its leadership, on a follower after applying the leader's
 // read index (asked through the Forwarder). Ordinary verification does not
 // need it: View is local and lock-free.
-func (r *Registry) LinearizableRead(ctx context.Context) (*TrustView, error) {
+func (r *Registry) LinearizableRead(ctx context.Context) (*trust.View, error) {
 	var idx uint64
 	var err error
 	if r.raft.State() == raft.Leader {
@@ -274,7 +275,7 @@ func (r *Registry) LinearizableRead(ctx context.Context) (*TrustView, error) {
 
 // AddNonvoter adds a joined node to the Raft configuration as a non-voter
 // (DESIGN.md §13); the join handshake (join*.go) calls it on the leader
-// after TrustView.VerifyJoin. It is guarded by the state: the node must be
+// after trust.View.VerifyJoin. It is guarded by the state: the node must be
 // registered, its member active and addr its registered raftAddress (else
 // ErrNodeNotRegistered). A node already in the configuration is left as
 // it is (promotion is by command only). Leader only (ErrNotLeader).
@@ -290,7 +291,7 @@ func (r *Registry) AddNonvoter(ctx context.Context, nodeID, addr string) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNodeNotRegistered, nodeID)
 	}
-	if m, _ := s.Member(n.Member); m.Status != StatusActive {
+	if m, _ := s.Member(n.Member); m.Status != trust.StatusActive {
 		return fmt.Errorf("%w: member %s of %s is %s", ErrNodeNotRegistered, n.Member, nodeID, m.Status)
 	}
 	if n.RaftAddress != addr {

@@ -2,24 +2,19 @@ package registry
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"sync"
 	"time"
 
+	"github.com/ecrn/crvsx/node/pintls"
+	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
@@ -28,7 +23,7 @@ import (
 // TLS 1.3 with both sides presenting a self-signed certificate; there is no
 // CA. A peer is accepted only if the SHA-256 of its SubjectPublicKeyInfo is
 // the pin of a node in the *current* trust view whose member is active
-// (TrustView.CheckPeer), checked on every handshake — so a key removed or
+// (trust.View.CheckPeer), checked on every handshake — so a key removed or
 // changed in the registry is refused on the next connection, and
 // StreamLayer.Revalidate closes the connections already open.
 
@@ -54,121 +49,61 @@ var errNoAccept = errors.New("no accept byte")
 // not name a voter (StreamConfig.AcceptFromNonvoters).
 var ErrNotVoter = errors.New("registry: raft connections are opened by voters only")
 
-// ErrPeerRefused is the family of every refusal of a TLS peer by the pin
-// check. The connection is closed; nothing else happens. Use errors.As
-// with *RejectedError (through PeerError) for the Reason.
-var ErrPeerRefused = errors.New("registry: TLS peer refused")
-
-// PeerError is a refused TLS peer: who it was (address, pin) and why.
-type PeerError struct {
-	Addr string // remote address
-	Pin  string // SPKI SHA-256 the peer presented ("" if none)
-	Err  error  // a *RejectedError with a peer reason, or another cause
-}
-
-func (e *PeerError) Error() string {
-	return fmt.Sprintf("registry: TLS peer %s (key %s) refused: %v", e.Addr, shortPin(e.Pin), e.Err)
-}
-
-// Unwrap returns ErrPeerRefused and the cause.
-func (e *PeerError) Unwrap() []error { return []error{ErrPeerRefused, e.Err} }
-
-func shortPin(p string) string {
-	if len(p) > 16 {
-		return p[:16] + "…"
-	}
-	if p == "" {
-		return "none"
-	}
-	return p
-}
-
 // ViewFunc returns the current trust view; it must be lock-free (an
 // atomic.Pointer Load) because it runs inside every TLS handshake. It may
 // return nil before the first view is published: every peer is refused.
-type ViewFunc func() *TrustView
+type ViewFunc func() *trust.View
 
 // PeerCheck says which node a verified peer must be. It is called with the
-// node registered for the peer's key, after TrustView.CheckPeer passed.
-type PeerCheck func(n Node) error
+// node registered for the peer's key, after trust.View.CheckPeer passed.
+type PeerCheck func(n trust.Node) error
 
 // verifyPeer is the pin check of one TLS connection: exactly the leaf
 // certificate's SPKI counts (the certificate itself, its validity and
 // issuer are irrelevant: TLS 1.3's CertificateVerify proves possession of
 // the key). It returns the node of the peer.
-func verifyPeer(view ViewFunc, cs tls.ConnectionState, expect PeerCheck) (Node, error) {
-	if len(cs.PeerCertificates) == 0 {
-		return Node{}, reject(ReasonNodeUnknown, "the peer presented no certificate")
+func verifyPeer(view ViewFunc, cs tls.ConnectionState, expect PeerCheck) (trust.Node, error) {
+	pin, err := pintls.CheckPeerKey(cs)
+	if err != nil {
+		if len(cs.PeerCertificates) == 0 {
+			return trust.Node{}, trust.Rejectf(trust.ReasonNodeUnknown, "the peer presented no certificate")
+		}
+		return trust.Node{}, trust.Rejectf(trust.ReasonNodePinMismatch, "%v", err)
 	}
-	leaf := cs.PeerCertificates[0]
-	if err := checkTLSKeyType(leaf.PublicKey); err != nil {
-		return Node{}, reject(ReasonNodePinMismatch, "%v", err)
-	}
-	spki := leaf.RawSubjectPublicKeyInfo
 	v := view()
 	if v == nil {
-		return Node{}, reject(ReasonNodeUnknown, "no trust view yet")
+		return trust.Node{}, trust.Rejectf(trust.ReasonNodeUnknown, "no trust view yet")
 	}
-	pin := SPKIPin(spki)
 	n, ok := v.NodeByPin(pin)
 	if !ok {
-		return Node{}, reject(ReasonNodePinMismatch, "the TLS key %s is not pinned for any registered node", shortPin(pin))
+		return trust.Node{}, trust.Rejectf(trust.ReasonNodePinMismatch, "the TLS key %s is not pinned for any registered node", pintls.ShortPin(pin))
 	}
-	if err := v.CheckPeer(n.ID, spki); err != nil {
-		return Node{}, err
+	if err := v.CheckPeer(n.ID, cs.PeerCertificates[0].RawSubjectPublicKeyInfo); err != nil {
+		return trust.Node{}, err
 	}
 	if expect != nil {
 		if err := expect(n); err != nil {
-			return Node{}, err
+			return trust.Node{}, err
 		}
 	}
 	return n, nil
 }
 
-func checkTLSKeyType(pub any) error {
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		if k.Curve == elliptic.P256() {
-			return nil
-		}
-	case ed25519.PublicKey:
-		return nil
-	}
-	return fmt.Errorf("TLS key of type %T: only ECDSA P-256 and Ed25519 node keys are allowed", pub)
-}
-
 // expectRaftAddress requires the peer to be the node registered at addr:
 // the dialer knows whom it called.
 func expectRaftAddress(addr string) PeerCheck {
-	return func(n Node) error {
+	return func(n trust.Node) error {
 		if n.RaftAddress != addr {
-			return reject(ReasonNodePinMismatch, "the peer at %s presented the key of node %s, registered at %s", addr, n.ID, n.RaftAddress)
+			return trust.Rejectf(trust.ReasonNodePinMismatch, "the peer at %s presented the key of node %s, registered at %s", addr, n.ID, n.RaftAddress)
 		}
 		return nil
-	}
-}
-
-// peerTLSConfig is the TLS configuration of both ends of a pinned
-// connection: TLS 1.3 only, a client certificate required, no CA (the
-// standard chain verification is off and verifyPeer replaces it, in
-// VerifyConnection, which runs on both sides of every handshake), no
-// session resumption (every connection proves possession of the key).
-func peerTLSConfig(cert tls.Certificate, alpn string, verify func(tls.ConnectionState) error) *tls.Config {
-	return &tls.Config{
-		MinVersion:             tls.VersionTLS13,
-		Certificates:           []tls.Certificate{cert},
-		ClientAuth:             tls.RequireAnyClientCert,
-		InsecureSkipVerify:     true, // no CA: VerifyConnection checks the pin
-		SessionTicketsDisabled: true,
-		NextProtos:             []string{alpn},
-		VerifyConnection:       verify,
 	}
 }
 
 // StreamConfig configures a StreamLayer.
 type StreamConfig struct {
 	// Certificate is this node's TLS key with its self-signed certificate
-	// (GenerateNodeTLSKey). Its SPKI must be the node's registered pin.
+	// (pintls.Generate). Its SPKI must be the node's registered pin.
 	Certificate tls.Certificate
 	// View returns the current trust view (lock-free). Required.
 	View ViewFunc
@@ -231,7 +166,7 @@ func NewStreamLayer(ln net.Listener, cfg StreamConfig) (*StreamLayer, error) {
 	if cfg.View == nil {
 		return nil, errors.New("registry: StreamConfig.View is required")
 	}
-	if !isHex64(cfg.GenesisHash) {
+	if !protocol.IsSHA256Hex(cfg.GenesisHash) {
 		return nil, errors.New("registry: StreamConfig.GenesisHash must be the genesis SHA-256 in hex")
 	}
 	if len(cfg.Certificate.Certificate) == 0 || cfg.Certificate.PrivateKey == nil {
@@ -241,7 +176,7 @@ func NewStreamLayer(ln net.Listener, cfg StreamConfig) (*StreamLayer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: node certificate: %w", err)
 	}
-	if err := checkTLSKeyType(leaf.PublicKey); err != nil {
+	if err := pintls.CheckKeyType(leaf.PublicKey); err != nil {
 		return nil, fmt.Errorf("registry: node certificate: %w", err)
 	}
 	if cfg.HandshakeTimeout <= 0 {
@@ -344,7 +279,7 @@ func (s *StreamLayer) acceptLoop() {
 
 func (s *StreamLayer) handshakeInbound(raw net.Conn) {
 	var pin string
-	conf := peerTLSConfig(s.cfg.Certificate, s.alpn, func(cs tls.ConnectionState) error {
+	conf := pintls.MutualConfig(s.cfg.Certificate, s.alpn, func(cs tls.ConnectionState) error {
 		return s.verify(cs, raw.RemoteAddr().String(), s.inboundCheck(), &pin)
 	})
 	c := tls.Server(raw, conf)
@@ -380,8 +315,8 @@ func (s *StreamLayer) inboundCheck() PeerCheck {
 	if s.cfg.AcceptFromNonvoters {
 		return nil
 	}
-	return func(n Node) error {
-		if n.Role != RoleVoter {
+	return func(n trust.Node) error {
+		if n.Role != trust.RoleVoter {
 			return fmt.Errorf("node %s is a %s: %w", n.ID, n.Role, ErrNotVoter)
 		}
 		return nil
@@ -390,14 +325,12 @@ func (s *StreamLayer) inboundCheck() PeerCheck {
 
 // verify runs the pin check and the ALPN check of one handshake.
 func (s *StreamLayer) verify(cs tls.ConnectionState, remote string, expect PeerCheck, pin *string) error {
-	if len(cs.PeerCertificates) > 0 {
-		*pin = SPKIPin(cs.PeerCertificates[0].RawSubjectPublicKeyInfo)
-	}
+	*pin = pintls.PeerPin(cs)
 	if cs.NegotiatedProtocol != s.alpn {
-		return &PeerError{Addr: remote, Pin: *pin, Err: reject(ReasonNodeUnknown, "the peer does not speak raft for genesis %s", shortPin(s.cfg.GenesisHash))}
+		return &pintls.RefusedError{Addr: remote, Pin: *pin, Err: trust.Rejectf(trust.ReasonNodeUnknown, "the peer does not speak raft for genesis %s", pintls.ShortPin(s.cfg.GenesisHash))}
 	}
 	if _, err := verifyPeer(s.cfg.View, cs, expect); err != nil {
-		return &PeerError{Addr: remote, Pin: *pin, Err: err}
+		return &pintls.RefusedError{Addr: remote, Pin: *pin, Err: err}
 	}
 	return nil
 }
@@ -409,7 +342,7 @@ func (s *StreamLayer) logRefusal(dir, remote string, err error) {
 	default:
 	}
 	s.cfg.Logger.Warn("raft transport: peer refused", slog.String("direction", dir), slog.String("remote", remote),
-		slog.String("reason", string(ReasonOf(err))), slog.Any("err", err))
+		slog.String("reason", string(trust.ReasonOf(err))), slog.Any("err", err))
 }
 
 // Accept waits for the next inbound connection that passed the handshake
@@ -438,7 +371,7 @@ func (s *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	defer cancel()
 	var pin string
 	addr := string(address)
-	conf := peerTLSConfig(s.cfg.Certificate, s.alpn, func(cs tls.ConnectionState) error {
+	conf := pintls.MutualConfig(s.cfg.Certificate, s.alpn, func(cs tls.ConnectionState) error {
 		return s.verify(cs, addr, expectRaftAddress(addr), &pin)
 	})
 	d := tls.Dialer{NetDialer: &net.Dialer{}, Config: conf}
@@ -453,7 +386,7 @@ func (s *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	var b [1]byte
 	if _, err := io.ReadFull(c, b[:]); err != nil || b[0] != acceptByte {
 		c.Close()
-		err = &PeerError{Addr: addr, Pin: pin, Err: fmt.Errorf("the peer refused this node's key or did not confirm the connection: %w", errors.Join(err, errNoAccept))}
+		err = &pintls.RefusedError{Addr: addr, Pin: pin, Err: fmt.Errorf("the peer refused this node's key or did not confirm the connection: %w", errors.Join(err, errNoAccept))}
 		s.logRefusal("outbound", addr, err)
 		return nil, fmt.Errorf("registry: dial %s: %w", addr, err)
 	}
@@ -514,15 +447,13 @@ func (s *StreamLayer) Revalidate() int {
 	s.mu.Lock()
 	var bad []*tls.Conn
 	inboundOK := s.inboundCheck()
+	view := func() *trust.View { return v }
 	for c, inbound := range s.conns {
-		cs := c.ConnectionState()
-		ok := v != nil && len(cs.PeerCertificates) > 0
-		if ok {
-			spki := cs.PeerCertificates[0].RawSubjectPublicKeyInfo
-			n, found := v.NodeByPin(SPKIPin(spki))
-			ok = found && v.CheckPeer(n.ID, spki) == nil && (!inbound || inboundOK == nil || inboundOK(n) == nil)
+		var expect PeerCheck
+		if inbound {
+			expect = inboundOK
 		}
-		if !ok {
+		if _, err := verifyPeer(view, c.ConnectionState(), expect); err != nil {
 			bad = append(bad, c)
 			delete(s.conns, c)
 		}
@@ -559,94 +490,4 @@ func (s *StreamLayer) NewNetworkTransport(maxPool int, timeout time.Duration, lo
 		timeout = DefaultHandshakeTimeout
 	}
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: s, MaxPool: maxPool, Timeout: timeout, Logger: logger})
-}
-
-// GenerateNodeTLSKey generates a node's TLS key and a self-signed
-// certificate for it (alg "ES256": ECDSA P-256, or "EdDSA": Ed25519). The
-// certificate only carries the key — peers check the SPKI pin, not the
-// certificate — so it is valid for 100 years and names the node.
-func GenerateNodeTLSKey(nodeID, alg string) (tls.Certificate, error) {
-	var priv crypto.Signer
-	var err error
-	switch alg {
-	case "ES256", "":
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "EdDSA":
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	default:
-		return tls.Certificate{}, fmt.Errorf("registry: TLS key algorithm %q: want ES256 or EdDSA", alg)
-	}
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return SelfSignedCertificate(nodeID, priv)
-}
-
-// SelfSignedCertificate wraps an existing node key (ECDSA P-256 or
-// Ed25519) in a fresh self-signed certificate, e.g. to re-issue one: the
-// pin does not change.
-func SelfSignedCertificate(nodeID string, priv crypto.Signer) (tls.Certificate, error) {
-	if err := checkTLSKeyType(priv.Public()); err != nil {
-		return tls.Certificate{}, fmt.Errorf("registry: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	now := time.Now().Add(-time.Hour).UTC()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: nodeID},
-		DNSNames:              []string{"crvsx-node"},
-		NotBefore:             now,
-		NotAfter:              now.AddDate(100, 0, 0),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, priv.Public(), priv)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("registry: self-signed certificate: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: priv, Leaf: leaf}, nil
-}
-
-// CertificatePin returns the SPKI pin of a TLS certificate's key.
-func CertificatePin(cert tls.Certificate) (string, error) {
-	if len(cert.Certificate) == 0 {
-		return "", errors.New("registry: empty certificate")
-	}
-	leaf, err := x509.ParseCertificate(cert.Certificate[0])
-	if err != nil {
-		return "", fmt.Errorf("registry: certificate: %w", err)
-	}
-	return SPKIPin(leaf.RawSubjectPublicKeyInfo), nil
-}
-
-// EncodeNodeTLSKey returns the certificate and the private key as PEM
-// (CERTIFICATE; PRIVATE KEY in PKCS #8).
-func EncodeNodeTLSKey(cert tls.Certificate) (certPEM, keyPEM []byte, err error) {
-	der, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		return nil, nil, fmt.Errorf("registry: TLS key: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
-}
-
-// LoadNodeTLSKey parses PEM written by EncodeNodeTLSKey (or any PEM
-// certificate and key pair of an allowed key type).
-func LoadNodeTLSKey(certPEM, keyPEM []byte) (tls.Certificate, error) {
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("registry: node TLS key: %w", err)
-	}
-	if err := checkTLSKeyType(cert.Leaf.PublicKey); err != nil {
-		return tls.Certificate{}, fmt.Errorf("registry: node TLS key: %w", err)
-	}
-	return cert, nil
 }

@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -15,10 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrn/crvsx/node/pintls"
 	"github.com/ecrn/crvsx/node/registry"
-	"github.com/ecrn/crvsx/node/registry/registrytest"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
+	"github.com/ecrn/crvsx/protocol/trust"
+	"github.com/ecrn/crvsx/protocol/trust/trusttest"
 )
 
 // A registry cluster in one process over the real stack: every node is a
@@ -50,15 +53,15 @@ type mcNode struct {
 
 type mcCluster struct {
 	t       *testing.T
-	g       *registry.Genesis
+	g       *trust.Genesis
 	members map[string]*mcMember
 	nodes   []*mcNode
-	genView *registry.TrustView
+	genView *trust.View
 }
 
 func mcNewNode(t *testing.T, id, member string) *mcNode {
 	n := &mcNode{id: id, member: member, cert: mustNodeKey(t, id), raftLn: mustListen(t), apiLn: mustListen(t), dir: t.TempDir()}
-	n.pin, _ = registry.CertificatePin(n.cert)
+	n.pin, _ = pintls.Pin(n.cert)
 	n.raft, n.api = n.raftLn.Addr().String(), "https://"+n.apiLn.Addr().String()
 	return n
 }
@@ -69,8 +72,8 @@ func mcNewNode(t *testing.T, id, member string) *mcNode {
 func newMCCluster(t *testing.T, voters int, members ...string) *mcCluster {
 	t.Helper()
 	c := &mcCluster{t: t, members: map[string]*mcMember{}}
-	gt := registry.TimestampOf(time.Now().Add(-time.Hour))
-	doc := registry.GenesisDocument{Format: registry.GenesisFormat, Network: "mtls-test", GenesisTime: gt, Policy: registrytest.DefaultPolicy()}
+	gt := trust.TimestampOf(time.Now().Add(-time.Hour))
+	doc := trust.GenesisDocument{Format: trust.GenesisFormat, Network: "mtls-test", GenesisTime: gt, Policy: trusttest.DefaultPolicy()}
 	var signers []*jws.Signer
 	for i, id := range members {
 		m := &mcMember{id: id}
@@ -83,25 +86,25 @@ func newMCCluster(t *testing.T, voters int, members ...string) *mcCluster {
 		}
 		c.members[id] = m
 		signers = append(signers, m.gov, m.sig)
-		gm := registry.GenesisMember{ID: id, Name: "Civil registry of " + id}
+		gm := trust.GenesisMember{ID: id, Name: "Civil registry of " + id}
 		for _, k := range []struct {
 			s    *jws.Signer
 			role string
-		}{{m.gov, registry.RoleGovernance}, {m.sig, registry.RoleSigning}} {
+		}{{m.gov, trust.RoleGovernance}, {m.sig, trust.RoleSigning}} {
 			jwk, err := jws.MarshalPublicJWK(k.s.Public())
 			if err != nil {
 				t.Fatal(err)
 			}
-			gm.Keys = append(gm.Keys, registry.KeySpec{Role: k.role, JWK: jwk, NotBefore: gt - 86400, NotAfter: gt + 5*365*86400})
+			gm.Keys = append(gm.Keys, trust.KeySpec{Role: k.role, JWK: jwk, NotBefore: gt - 86400, NotAfter: gt + 5*365*86400})
 		}
 		doc.Members = append(doc.Members, gm)
 		n := mcNewNode(t, id+"-N1", id)
 		n.c = c
-		role := registry.RoleNonvoter
+		role := trust.RoleNonvoter
 		if i < voters {
-			role = registry.RoleVoter
+			role = trust.RoleVoter
 		}
-		doc.Nodes = append(doc.Nodes, registry.GenesisNode{ID: n.id, Member: id, RaftAddress: n.raft, APIURL: n.api, TLSSPKISHA256: n.pin, Role: role})
+		doc.Nodes = append(doc.Nodes, trust.GenesisNode{ID: n.id, Member: id, RaftAddress: n.raft, APIURL: n.api, TLSSPKISHA256: n.pin, Role: role})
 		c.nodes = append(c.nodes, n)
 	}
 	raw, err := json.MarshalIndent(doc, "", "  ")
@@ -110,16 +113,16 @@ func newMCCluster(t *testing.T, voters int, members ...string) *mcCluster {
 	}
 	var ends [][]byte
 	for _, s := range signers {
-		e, err := registry.Endorse(raw, s, protocol.NewUUID(), gt)
+		e, err := trust.Endorse(raw, s, protocol.NewUUID(), gt)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ends = append(ends, e)
 	}
-	if c.g, err = registry.ParseGenesis(raw, ends); err != nil {
+	if c.g, err = trust.ParseGenesis(raw, ends); err != nil {
 		t.Fatal(err)
 	}
-	c.genView = registry.NewTrustView(registry.NewState(c.g))
+	c.genView = trust.NewView(trust.NewState(c.g))
 	t.Cleanup(c.stop)
 	for _, n := range c.nodes {
 		n.start()
@@ -129,7 +132,7 @@ func newMCCluster(t *testing.T, voters int, members ...string) *mcCluster {
 
 // view is the node's current trust view; before its Registry is open, the
 // genesis view.
-func (n *mcNode) view() *registry.TrustView {
+func (n *mcNode) view() *trust.View {
 	if r := n.reg.Load(); r != nil {
 		return r.View()
 	}
@@ -162,7 +165,7 @@ func (n *mcNode) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.srv = &http.Server{Handler: api, TLSConfig: registry.APIServerTLSConfig(n.cert), ErrorLog: log.New(io.Discard, "", 0), ReadHeaderTimeout: 5 * time.Second}
+	n.srv = &http.Server{Handler: api, TLSConfig: pintls.ServerConfig(n.cert), ErrorLog: log.New(io.Discard, "", 0), ReadHeaderTimeout: 5 * time.Second}
 	go n.srv.ServeTLS(n.apiLn, "", "")
 }
 
@@ -193,26 +196,11 @@ func (c *mcCluster) node(id string) *mcNode {
 	return nil
 }
 
-func mcWait(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, d, err)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // leader waits until one node leads and every running node names it.
 func (c *mcCluster) leader() *mcNode {
 	c.t.Helper()
 	var leader *mcNode
-	mcWait(c.t, 30*time.Second, "a leader named by every node", func() error {
+	waitUntil(c.t, 30*time.Second, "a leader named by every node", func() error {
 		leader = nil
 		for _, n := range c.nodes {
 			if r := n.reg.Load(); r != nil && r.Status().Role == registry.RaftLeader {
@@ -244,7 +232,7 @@ func (c *mcCluster) client(n *mcNode) *registry.APIClient {
 // command signs a command of member m with its governance key (and pop).
 func (c *mcCluster) command(typ, m string, args any, propose bool, extra ...*jws.Signer) []byte {
 	c.t.Helper()
-	cmd, err := registry.NewCommand(c.g.Hash(), protocol.NewUUID(), typ, registry.TimestampOf(time.Now()), m, args)
+	cmd, err := trust.NewCommand(c.g.Hash(), protocol.NewUUID(), typ, trust.TimestampOf(time.Now()), m, args)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -257,15 +245,14 @@ func (c *mcCluster) command(typ, m string, args any, propose bool, extra ...*jws
 }
 
 // submitVia submits data through n's API and requires the outcome.
-func (c *mcCluster) submitVia(n *mcNode, data []byte, want registry.Outcome) registry.APIResult {
+func (c *mcCluster) submitVia(n *mcNode, data []byte, want trust.Outcome) registry.APIResult {
 	c.t.Helper()
 	var res registry.APIResult
-	mcWait(c.t, 20*time.Second, "submit via "+n.id, func() error {
+	waitUntil(c.t, 20*time.Second, "submit via "+n.id, func() error {
 		var err error
 		res, err = c.client(n).Submit(context.Background(), data)
-		var ae *registry.APIError
-		if errors.As(err, &ae) && ae.Problem.Result != nil {
-			res, err = *ae.Problem.Result, nil
+		if r, ok := registry.ProblemResult(err); ok {
+			res, err = r, nil
 		}
 		if errors.Is(err, registry.ErrUnavailable) {
 			return err // an election: retry the same command
@@ -299,14 +286,14 @@ func TestMTLSCluster(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("ok/write-via-follower-is-forwarded", func(t *testing.T) {
-		res := c.submitVia(follower, c.command(registry.CmdSchemaPublish, "TJ", registry.SchemaPublishArgs{Version: "1.1.0", SHA256: sha256hex([]byte("schemas 1.1.0"))}, true), registry.OutcomeProposed)
+		res := c.submitVia(follower, c.command(trust.CmdSchemaPublish, "TJ", trust.SchemaPublishArgs{Version: "1.1.0", SHA256: fmt.Sprintf("%x", sha256.Sum256([]byte("schemas 1.1.0")))}, true), trust.OutcomeProposed)
 		if res.Approvals != 1 || res.Required != 4 { // ⌈5·2/3⌉
 			t.Fatalf("%+v", res)
 		}
 		// A second member approves through a non-voter, once it has the
 		// proposal.
 		uz := c.node("UZ-N1")
-		mcWait(t, 10*time.Second, "UZ-N1 applies the proposal", func() error {
+		waitUntil(t, 10*time.Second, "UZ-N1 applies the proposal", func() error {
 			if i := uz.reg.Load().State().AppliedIndex(); i < res.Index {
 				return fmt.Errorf("at %d, want %d", i, res.Index)
 			}
@@ -316,7 +303,7 @@ func TestMTLSCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res2 := c.submitVia(c.node("UZ-N1"), c.command(registry.CmdProposalApprove, "TR", registry.ApproveArgs{Proposal: p.ID, PayloadSHA256: p.PayloadSHA256}, false), registry.OutcomeApproved)
+		res2 := c.submitVia(c.node("UZ-N1"), c.command(trust.CmdProposalApprove, "TR", trust.ApproveArgs{Proposal: p.ID, PayloadSHA256: p.PayloadSHA256}, false), trust.OutcomeApproved)
 		if res2.Approvals != 2 || res2.Required != 4 {
 			t.Fatalf("%+v", res2)
 		}
@@ -337,15 +324,15 @@ func TestMTLSCluster(t *testing.T) {
 		for i, m := range []string{"TJ", "TR", "KZ", "UZ", "KG"} {
 			kid := c.members[m].sig.Kid()
 			via := c.nodes[(i+1)%len(c.nodes)] // leader and followers, voters and not
-			data := c.command(registry.CmdKeyRevoke, m, registry.KeyRevokeArgs{Kid: kid, Reason: registry.RevokeCompromised,
-				CompromisedSince: registry.TimestampOf(time.Now().Add(-time.Minute))}, false)
+			data := c.command(trust.CmdKeyRevoke, m, trust.KeyRevokeArgs{Kid: kid, Reason: trust.RevokeCompromised,
+				CompromisedSince: trust.TimestampOf(time.Now().Add(-time.Minute))}, false)
 			start := time.Now()
 			done := make(chan registry.APIResult, 1)
 			go func() {
 				res, _ := c.client(via).Submit(ctx, data)
 				done <- res
 			}()
-			mcWait(t, 10*time.Second, "revocation of "+kid+" everywhere", func() error {
+			waitUntil(t, 10*time.Second, "revocation of "+kid+" everywhere", func() error {
 				for _, n := range c.nodes {
 					if n.view().ValidAt(kid, time.Now()) == nil {
 						return fmt.Errorf("%s still accepts %s", n.id, kid)
@@ -355,7 +342,7 @@ func TestMTLSCluster(t *testing.T) {
 			})
 			elapsed := time.Since(start)
 			times = append(times, elapsed)
-			if res := <-done; res.Outcome != registry.OutcomeAccepted {
+			if res := <-done; res.Outcome != trust.OutcomeAccepted {
 				t.Fatalf("%+v", res)
 			}
 			t.Logf("revocation of %s submitted via %s: in every trust view after %s", kid, via.id, elapsed.Round(time.Millisecond))
@@ -371,16 +358,16 @@ func TestMTLSCluster(t *testing.T) {
 	joiner := mcNewNode(t, "TJ-N2", "TJ")
 	joiner.c = c
 	t.Run("ok/register-then-join-over-https", func(t *testing.T) {
-		c.submitVia(follower, c.command(registry.CmdNodeRegister, "TJ", registry.NodeRegisterArgs{Node: registry.NodeSpec{
-			ID: joiner.id, RaftAddress: joiner.raft, APIURL: joiner.api, TLSSPKISHA256: joiner.pin, DesiredRole: registry.RoleNonvoter}}, false), registry.OutcomeAccepted)
+		c.submitVia(follower, c.command(trust.CmdNodeRegister, "TJ", trust.NodeRegisterArgs{Node: trust.NodeSpec{
+			ID: joiner.id, RaftAddress: joiner.raft, APIURL: joiner.api, TLSSPKISHA256: joiner.pin, DesiredRole: trust.RoleNonvoter}}, false), trust.OutcomeAccepted)
 		c.nodes = append(c.nodes, joiner)
 		joiner.start()
 
 		// A wrong key first: refused with its reason, nothing changes.
 		bad := &registry.JoinClient{NodeID: joiner.id, Certificate: mustNodeKey(t, joiner.id), View: joiner.view, Timeout: 5 * time.Second}
 		_, err := bad.Join(ctx, follower.api)
-		var ae *registry.APIError
-		if !errors.As(err, &ae) || ae.Problem.Reason != registry.ReasonNodePinMismatch {
+		var ae *protocol.ProblemError
+		if !errors.As(err, &ae) || ae.Problem.Reason != string(trust.ReasonNodePinMismatch) {
 			t.Fatalf("join with another key: %v", err)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -393,13 +380,13 @@ func TestMTLSCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if j.Suffrage != registry.RoleNonvoter {
+		if j.Suffrage != trust.RoleNonvoter {
 			t.Fatalf("%+v", j)
 		}
 		want := leader.reg.Load().State().AppliedIndex()
-		mcWait(t, 20*time.Second, "the joiner catches up over mTLS", func() error {
+		waitUntil(t, 20*time.Second, "the joiner catches up over mTLS", func() error {
 			st := joiner.reg.Load().Status()
-			if st.AppliedIndex < want || st.Suffrage != registry.RoleNonvoter {
+			if st.AppliedIndex < want || st.Suffrage != trust.RoleNonvoter {
 				return fmt.Errorf("joiner at %d (%q), leader at %d", st.AppliedIndex, st.Suffrage, want)
 			}
 			return nil
@@ -415,15 +402,15 @@ func TestMTLSCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := registry.ParseBundle(raw)
+		b, err := trust.ParseBundle(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, _, err := registry.Replay(b, c.g.Hash())
+		s, _, err := trust.Replay(b, c.g.Hash())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.ChainHead() != b.ChainHead || registry.NewTrustView(s).ValidAt(c.members["UZ"].sig.Kid(), time.Now()) == nil {
+		if s.ChainHead() != b.ChainHead || trust.NewView(s).ValidAt(c.members["UZ"].sig.Kid(), time.Now()) == nil {
 			t.Fatal("the replayed bundle does not hold the revocations")
 		}
 	})

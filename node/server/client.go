@@ -23,19 +23,6 @@ type LocalClient struct {
 	HTTP    *http.Client // nil: a client with a 30 s timeout
 }
 
-// ProblemError is a problem document answered by a node.
-type ProblemError struct {
-	Problem protocol.Problem
-}
-
-func (e *ProblemError) Error() string {
-	s := fmt.Sprintf("%s (%d): %s", e.Problem.Code, e.Problem.Status, e.Problem.Detail)
-	for _, is := range e.Problem.Issues {
-		s += "\n  " + is.String()
-	}
-	return s
-}
-
 func (c *LocalClient) client() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
@@ -62,11 +49,7 @@ func (c *LocalClient) do(ctx context.Context, method, path, ctype string, body [
 		return resp.StatusCode, err
 	}
 	if resp.StatusCode >= 400 {
-		var p protocol.Problem
-		if json.Unmarshal(b, &p) == nil && p.Code != "" {
-			return resp.StatusCode, &ProblemError{Problem: p}
-		}
-		return resp.StatusCode, fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		return resp.StatusCode, protocol.DecodeProblem(c.BaseURL, resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {

@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ecrn/crvsx/node/exchange"
+	"github.com/ecrn/crvsx/node/internal/httpio"
 	"github.com/ecrn/crvsx/node/store"
 	"github.com/ecrn/crvsx/protocol"
 )
@@ -53,14 +54,6 @@ type Exchange struct {
 	Metrics         *Metrics
 }
 
-func mediaType(r *http.Request) string {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil {
-		return ""
-	}
-	return mt
-}
-
 // PostMessage is POST /v1/messages on the peer API (exchange DESIGN §1, SPEC
 // §8.1). The peer is the one WithPeer resolved; without one (the local
 // test endpoint) the transport binding is skipped.
@@ -72,13 +65,13 @@ func (x *Exchange) PostMessage(w http.ResponseWriter, r *http.Request) {
 				x.Metrics.Rejected.WithLabelValues(string(c)).Inc()
 			}
 		}
-		WriteProblem(w, r, x.Log, err)
+		httpio.WriteProblem(w, r, x.Log, err)
 	}
-	if mediaType(r) != protocol.MediaTypeJOSE {
-		fail(protocol.Errorf(protocol.CodeUnsupported, "Content-Type must be %s", protocol.MediaTypeJOSE))
+	if err := httpio.CheckContentType(r, protocol.MediaTypeJOSE); err != nil {
+		fail(err)
 		return
 	}
-	raw, err := ReadBody(w, r, x.MaxMessageBytes)
+	raw, err := httpio.ReadBody(w, r, x.MaxMessageBytes)
 	if err != nil {
 		fail(err)
 		return
@@ -89,7 +82,7 @@ func (x *Exchange) PostMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	rc, err := x.Receiver.Receive(r.Context(), raw, peer)
 	if err != nil {
-		fail(err)
+		fail(storeState(err))
 		return
 	}
 	if x.Metrics != nil {
@@ -110,6 +103,9 @@ type SubmissionView struct {
 	CreatedAt  time.Time      `json:"createdAt"`
 	Duplicate  bool           `json:"duplicate,omitempty"`
 	Deliveries []DeliveryView `json:"deliveries"`
+	// FilledIn names the members of the message the node set for each
+	// recipient (exchange DESIGN §3), whatever the submission said.
+	FilledIn []string `json:"filledIn"`
 }
 
 // DeliveryView is one recipient's delivery.
@@ -144,7 +140,7 @@ func tp(t time.Time) *time.Time {
 }
 
 func submissionView(st *store.SubmissionStatus, dup bool) SubmissionView {
-	v := SubmissionView{ID: st.ID, CreatedAt: st.CreatedAt, Duplicate: dup}
+	v := SubmissionView{ID: st.ID, CreatedAt: st.CreatedAt, Duplicate: dup, FilledIn: exchange.FilledIn}
 	for _, d := range st.Deliveries {
 		dv := DeliveryView{
 			Recipient: d.Recipient, RecipientNodeID: d.RecipientNodeID, MessageID: d.MessageID,
@@ -165,18 +161,18 @@ func submissionView(st *store.SubmissionStatus, dup bool) SubmissionView {
 
 // PostOutbox is POST /v1/outbox on the local API (exchange DESIGN §3).
 func (x *Exchange) PostOutbox(w http.ResponseWriter, r *http.Request) {
-	if mediaType(r) != "application/json" {
-		WriteProblem(w, r, x.Log, protocol.Errorf(protocol.CodeUnsupported, "Content-Type must be application/json"))
+	if err := httpio.CheckContentType(r, "application/json"); err != nil {
+		httpio.WriteProblem(w, r, x.Log, err)
 		return
 	}
-	body, err := ReadBody(w, r, x.MaxOutboxBytes)
+	body, err := httpio.ReadBody(w, r, x.MaxOutboxBytes)
 	if err != nil {
-		WriteProblem(w, r, x.Log, err)
+		httpio.WriteProblem(w, r, x.Log, err)
 		return
 	}
 	st, dup, err := x.Submitter.Submit(r.Context(), body)
 	if err != nil {
-		WriteProblem(w, r, x.Log, err)
+		httpio.WriteProblem(w, r, x.Log, storeState(err))
 		return
 	}
 	w.Header().Set("Location", "/v1/outbox/"+st.ID)
@@ -184,20 +180,17 @@ func (x *Exchange) PostOutbox(w http.ResponseWriter, r *http.Request) {
 	if dup {
 		status = http.StatusOK
 	}
-	WriteJSON(w, status, "application/json", submissionView(st, dup))
+	httpio.WriteJSON(w, status, "application/json", submissionView(st, dup))
 }
 
 // GetOutbox is GET /v1/outbox/{id}.
 func (x *Exchange) GetOutbox(w http.ResponseWriter, r *http.Request) {
 	st, err := x.Outbox.Submission(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		err = protocol.Errorf(protocol.CodeNotFound, "no submission %q", r.PathValue("id"))
-	}
 	if err != nil {
-		WriteProblem(w, r, x.Log, err)
+		httpio.WriteProblem(w, r, x.Log, storeError(err, "no such submission"))
 		return
 	}
-	WriteJSON(w, http.StatusOK, "application/json", submissionView(st, false))
+	httpio.WriteJSON(w, http.StatusOK, "application/json", submissionView(st, false))
 }
 
 // InboxRecord is one received message on the local API.
@@ -229,29 +222,29 @@ func (x *Exchange) GetInbox(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	after, err := parseUint(q.Get("after"), 0)
 	if err != nil {
-		WriteProblem(w, r, x.Log, &protocol.Error{Code: protocol.CodeBadRequest, Detail: "after must be a sequence number"})
+		httpio.WriteProblem(w, r, x.Log, &protocol.Error{Code: protocol.CodeBadRequest, Detail: "after must be a sequence number"})
 		return
 	}
 	limit, err := parseUint(q.Get("limit"), 100)
 	if err != nil || limit < 1 || limit > 1000 {
-		WriteProblem(w, r, x.Log, &protocol.Error{Code: protocol.CodeBadRequest, Detail: "limit must be 1…1000"})
+		httpio.WriteProblem(w, r, x.Log, &protocol.Error{Code: protocol.CodeBadRequest, Detail: "limit must be 1…1000"})
 		return
 	}
 	recs, next, err := x.Inbox.InboxAfter(r.Context(), Consumer, after, int(limit))
 	if err != nil {
-		WriteProblem(w, r, x.Log, err)
+		httpio.WriteProblem(w, r, x.Log, storeError(err, ""))
 		return
 	}
 	acked, err := x.Inbox.AckedUpTo(r.Context(), Consumer)
 	if err != nil {
-		WriteProblem(w, r, x.Log, err)
+		httpio.WriteProblem(w, r, x.Log, storeError(err, ""))
 		return
 	}
 	page := InboxPage{Records: make([]InboxRecord, 0, len(recs)), Next: next, Acked: acked}
 	for _, rec := range recs {
 		page.Records = append(page.Records, inboxRecord(rec))
 	}
-	WriteJSON(w, http.StatusOK, "application/json", page)
+	httpio.WriteJSON(w, http.StatusOK, "application/json", page)
 }
 
 func inboxRecord(rec store.InboundRecord) InboxRecord {
@@ -269,24 +262,21 @@ type AckRequest struct {
 
 // PostAck is POST /v1/inbox/ack {"upTo": N}.
 func (x *Exchange) PostAck(w http.ResponseWriter, r *http.Request) {
-	body, err := ReadBody(w, r, 4096)
+	body, err := httpio.ReadBody(w, r, 4096)
 	if err != nil {
-		WriteProblem(w, r, x.Log, err)
+		httpio.WriteProblem(w, r, x.Log, err)
 		return
 	}
 	var req AckRequest
 	if err := decodeStrict(body, &req); err != nil || req.UpTo == 0 {
-		WriteProblem(w, r, x.Log, &protocol.Error{Code: protocol.CodeBadRequest, Detail: `the body is {"upTo": N} with N ≥ 1`})
+		httpio.WriteProblem(w, r, x.Log, &protocol.Error{Code: protocol.CodeBadRequest, Detail: `the body is {"upTo": N} with N ≥ 1`})
 		return
 	}
 	if err := x.Inbox.Ack(r.Context(), Consumer, req.UpTo); err != nil {
-		if errors.Is(err, store.ErrInvalid) {
-			err = &protocol.Error{Code: protocol.CodeBadRequest, Detail: err.Error()}
-		}
-		WriteProblem(w, r, x.Log, err)
+		httpio.WriteProblem(w, r, x.Log, storeError(err, ""))
 		return
 	}
-	WriteJSON(w, http.StatusOK, "application/json", AckRequest{UpTo: req.UpTo})
+	httpio.WriteJSON(w, http.StatusOK, "application/json", AckRequest{UpTo: req.UpTo})
 }
 
 func parseUint(s string, def uint64) (uint64, error) {
@@ -294,4 +284,42 @@ func parseUint(s string, def uint64) (uint64, error) {
 		return def, nil
 	}
 	return strconv.ParseUint(s, 10, 64)
+}
+
+// storeError gives an error of the store the problem SPEC §7 asks for:
+// input the store refuses (an identifier with control characters or too
+// long, a cursor past the end) is the client's fault (400), a missing
+// object is 404 (with notFound as the detail), and the store's state is
+// what storeState says; anything else stays an internal error.
+func storeError(err error, notFound string) error {
+	const invalid = "store: invalid input: "
+	switch {
+	case errors.Is(err, store.ErrInvalid):
+		detail := err.Error()
+		if i := strings.LastIndex(detail, invalid); i >= 0 {
+			detail = detail[i+len(invalid):]
+		}
+		return &protocol.Error{Code: protocol.CodeBadRequest, Detail: detail, Err: err}
+	case errors.Is(err, store.ErrNotFound):
+		if notFound == "" {
+			notFound = "not found"
+		}
+		return &protocol.Error{Code: protocol.CodeNotFound, Detail: notFound, Err: err}
+	}
+	return storeState(err)
+}
+
+// storeState is the problem of a write the store could not take, on every
+// endpoint that writes (the peer API's messages, the local API's outbox
+// and acks): a full volume is STORAGE_FULL (507), a store that takes no
+// writes UNAVAILABLE (503) — both the node's state, both retried by the
+// client (SPEC §7, §8.1; store DESIGN §6). Anything else is left as it is.
+func storeState(err error) error {
+	switch {
+	case errors.Is(err, store.ErrFull):
+		return &protocol.Error{Code: protocol.CodeStorageFull, Detail: "this node's storage is full; nothing was stored, retry later", Err: err}
+	case errors.Is(err, store.ErrUnavailable):
+		return &protocol.Error{Code: protocol.CodeUnavailable, Detail: "the store takes no writes now; retry later", Err: err}
+	}
+	return err
 }

@@ -2,9 +2,12 @@ package server
 
 import (
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
+	"github.com/ecrn/crvsx/node/exchange"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -30,6 +33,18 @@ type Metrics struct {
 	RegistryLag  prometheus.Gauge     // seconds since the registry replica was last in sync
 	RegistryIdx  prometheus.Gauge
 	WebhookFails prometheus.Counter
+	// peerRefused counts connections the peer listener's budget closed.
+	peerRefused *prometheus.CounterVec
+
+	// Gauges the node refreshes (node.gauges).
+	PeerBacklog    *prometheus.GaugeVec // pending deliveries by peer node
+	InboxUnacked   *prometheus.GaugeVec // received, not yet acknowledged, by consumer
+	RegistryTerm   prometheus.Gauge
+	RegistryLeader prometheus.Gauge     // 1 while this node leads the registry
+	KeyExpiry      *prometheus.GaugeVec // seconds until notAfter of each active key
+	CertExpiry     *prometheus.GaugeVec // seconds until notAfter of each active conformance certificate
+	StorageFull    prometheus.Gauge     // 1 while the store's volume is full (store DESIGN §6)
+	ClockOffset    prometheus.Gauge     // this node's clock minus its peers', seconds (exchange DESIGN §8)
 }
 
 // NewMetrics builds the registry with the Go and process collectors and the
@@ -51,7 +66,22 @@ func NewMetrics() *Metrics {
 	m.RegistryLag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "crvsx_registry_staleness_seconds", Help: "Seconds since the registry replica was last known in sync."})
 	m.RegistryIdx = prometheus.NewGauge(prometheus.GaugeOpts{Name: "crvsx_registry_applied_index", Help: "Applied index of the registry replica."})
 	m.WebhookFails = prometheus.NewCounter(prometheus.CounterOpts{Name: "crvsx_webhook_failures_total", Help: "Failed webhook pushes to the national system."})
-	m.reg.MustRegister(m.requests, m.latency, m.Received, m.Rejected, m.Delivered, m.Attempts, m.DeadLetters, m.Dead,
+	m.peerRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crvsx_peer_connections_refused_total",
+		Help: "Connections the peer listener closed before serving them, by reason (pintls.Budget)."}, []string{"reason"})
+	m.PeerBacklog = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "crvsx_outbox_pending_by_peer", Help: "Deliveries waiting for a receipt, by peer node."}, []string{"peer"})
+	m.InboxUnacked = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "crvsx_inbox_unacknowledged", Help: "Received messages the national system has not acknowledged, by consumer (pull or webhook)."}, []string{"consumer"})
+	m.RegistryTerm = prometheus.NewGauge(prometheus.GaugeOpts{Name: "crvsx_registry_term", Help: "Raft term of the registry replica."})
+	m.RegistryLeader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "crvsx_registry_leader", Help: "1 while this node is the registry leader."})
+	m.KeyExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "crvsx_registry_key_expiry_seconds", Help: "Seconds until an active key's notAfter (alert at 60, 30 and 7 days)."}, []string{"member", "kid", "role"})
+	m.CertExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "crvsx_registry_certificate_expiry_seconds", Help: "Seconds until an active conformance certificate's notAfter."}, []string{"id", "subject"})
+	m.StorageFull = prometheus.NewGauge(prometheus.GaugeOpts{Name: "crvsx_storage_full", Help: "1 while the store's volume is full and writes are refused (STORAGE_FULL, 507)."})
+	m.ClockOffset = prometheus.NewGauge(prometheus.GaugeOpts{Name: "crvsx_clock_offset_seconds",
+		Help: "This node's clock minus its peers' (from the Date of their answers, node/exchange DESIGN §8); 0 without evidence."})
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "crvsx_build_info", Help: "Always 1: the binary's version, VCS revision and Go version as labels."}, []string{"version", "revision", "goversion"})
+	version, revision := BuildVersion()
+	build.WithLabelValues(version, revision, runtime.Version()).Set(1)
+	m.reg.MustRegister(build, m.PeerBacklog, m.InboxUnacked, m.RegistryTerm, m.RegistryLeader, m.KeyExpiry, m.CertExpiry, m.StorageFull, m.ClockOffset)
+	m.reg.MustRegister(m.peerRefused, m.requests, m.latency, m.Received, m.Rejected, m.Delivered, m.Attempts, m.DeadLetters, m.Dead,
 		m.Pending, m.BreakerOpen, m.RegistryLag, m.RegistryIdx, m.WebhookFails)
 	return m
 }
@@ -67,4 +97,66 @@ func (m *Metrics) observe(api, route string, status int, d time.Duration) {
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Delivery returns the delivery worker's view of the metrics
+// (exchange.DeliveryMetrics).
+func (m *Metrics) Delivery() exchange.DeliveryMetrics { return deliveryMetrics{m} }
+
+// deliveryMetrics turns the deliverer's events into instruments.
+type deliveryMetrics struct{ m *Metrics }
+
+func (d deliveryMetrics) Attempt(peer, outcome string)     { d.m.Attempts.WithLabelValues(outcome).Inc() }
+func (d deliveryMetrics) Delivered(peer string)            { d.m.Delivered.Inc() }
+func (d deliveryMetrics) DeadLettered(peer, reason string) { d.m.DeadLetters.Inc() }
+func (d deliveryMetrics) Breaker(peer string, s exchange.BreakerState) {
+	v := 0.0
+	if s == exchange.BreakerOpen {
+		v = 1
+	}
+	d.m.BreakerOpen.WithLabelValues(peer).Set(v)
+}
+
+// PeerConnRefused counts a connection the peer listener's budget closed.
+func (m *Metrics) PeerConnRefused(reason string) { m.peerRefused.WithLabelValues(reason).Inc() }
+
+// build is the version and commit the binary was linked with
+// (SetBuildInfo); empty when it was not.
+var build struct{ version, commit string }
+
+// SetBuildInfo records the version and commit a release build was linked
+// with (cmd/crvsx's -ldflags "-X main.version=… -X main.commit=…"), for
+// BuildVersion and crvsx_build_info. Call it before NewMetrics.
+func SetBuildInfo(version, commit string) { build.version, build.commit = version, commit }
+
+// BuildVersion is the binary's version and commit: what SetBuildInfo
+// recorded, else what the Go toolchain recorded in the binary (the module
+// version or "(devel)"; vcs.revision or "unknown", with ", modified" for
+// a work tree with uncommitted changes).
+func BuildVersion() (version, revision string) {
+	version, revision = build.version, build.commit
+	modified := false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if version == "" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision" && revision == "":
+				revision = s.Value
+			case s.Key == "vcs.modified" && build.commit == "":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	if version == "" {
+		version = "(devel)"
+	}
+	if revision == "" {
+		revision = "unknown"
+	}
+	if modified {
+		revision += ", modified"
+	}
+	return version, revision
 }

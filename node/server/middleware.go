@@ -1,35 +1,17 @@
 package server
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
+	"crypto/tls"
 	"fmt"
-	"io"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
-	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/node/internal/httpio"
 )
-
-type ctxKey int
-
-const requestIDKey ctxKey = 1
-
-// RequestID returns the id the middleware gave the request ("" outside it).
-func RequestID(ctx context.Context) string {
-	s, _ := ctx.Value(requestIDKey).(string)
-	return s
-}
-
-func newRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
 
 // statusWriter records the status code for logs and metrics.
 type statusWriter struct {
@@ -62,10 +44,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func Wrap(api string, h http.Handler, log *slog.Logger, m *Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := newRequestID()
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 		sw := &statusWriter{ResponseWriter: w}
-		sw.Header().Set("Crvs-Request-Id", id)
+		r, id := httpio.WithRequestID(sw, r)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -73,7 +53,7 @@ func Wrap(api string, h http.Handler, log *slog.Logger, m *Metrics) http.Handler
 				}
 				log.Error("handler panic", slog.String("request_id", id), slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
 				if sw.status == 0 {
-					WriteProblem(sw, r, log, fmt.Errorf("panic: %v", v))
+					httpio.WriteProblem(sw, r, log, fmt.Errorf("panic: %v", v))
 				}
 			}
 			d := time.Since(start)
@@ -87,20 +67,27 @@ func Wrap(api string, h http.Handler, log *slog.Logger, m *Metrics) http.Handler
 	})
 }
 
-// ReadBody reads a request body of at most limit bytes: a Content-Length
-// over the limit is refused before reading, and a body that turns out
-// larger is refused without being read further (SPEC §6.1).
-func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, protocol.Errorf(protocol.CodeTooLarge, "body of %d bytes is over the limit of %d", r.ContentLength, limit)
+// NewHTTPServer returns the http.Server of one of the node's listeners:
+// bounded header, read, write and idle times, 64 KiB of headers, and
+// net/http's own error log sent to log at warn level. tlsConfig is nil for
+// a plain-HTTP listener.
+func NewHTTPServer(h http.Handler, tlsConfig *tls.Config, log *slog.Logger) *http.Server {
+	return &http.Server{Handler: h, TLSConfig: tlsConfig, ErrorLog: stdlog.New(&slogWriter{log}, "", 0),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second,
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+}
+
+// slogWriter sends net/http's error log to slog: a handler's panic that
+// escaped Wrap is a bug (ERROR); anything else there — TLS handshake
+// errors, malformed requests — is what a client did (WARN).
+type slogWriter struct{ l *slog.Logger }
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.HasPrefix(msg, "http: panic serving") {
+		w.l.Error("http server", slog.String("msg", msg))
+	} else {
+		w.l.Warn("http server", slog.String("msg", msg))
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, protocol.Errorf(protocol.CodeTooLarge, "body is over the limit of %d bytes", limit)
-		}
-		return nil, fmt.Errorf("read request body: %w", err)
-	}
-	return b, nil
+	return len(p), nil
 }

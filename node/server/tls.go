@@ -2,13 +2,10 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"net/http"
 
-	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/node/pintls"
 )
 
 // Peer is the registered node behind a mutual-TLS connection.
@@ -23,34 +20,9 @@ type Peer struct {
 // active member registered.
 type PeerLookup func(spkiPin string) (Peer, bool)
 
-// SPKIPin is the pin of a certificate's key, as the registry records it.
-func SPKIPin(cert *x509.Certificate) string { return protocol.SPKIPin(cert.RawSubjectPublicKeyInfo) }
-
 // ErrUnknownPeer: the peer's TLS key is not the pinned key of any node of
 // an active member.
 var ErrUnknownPeer = errors.New("TLS client key is not registered for any active node")
-
-// PeerTLSConfig is the TLS configuration of the peer API: TLS 1.3, a client
-// certificate required, and no certificate authority — the client's key must
-// be the one pinned for a node in the registry (SPEC §8.1). The check runs
-// on every handshake against the current trust view, so a removed or
-// changed key is refused on the next connection.
-func PeerTLSConfig(cert tls.Certificate, lookup PeerLookup) *tls.Config {
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cert},
-		ClientAuth:   tls.RequireAnyClientCert,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return ErrUnknownPeer
-			}
-			if _, ok := lookup(SPKIPin(cs.PeerCertificates[0])); !ok {
-				return fmt.Errorf("%w (pin %s)", ErrUnknownPeer, SPKIPin(cs.PeerCertificates[0]))
-			}
-			return nil
-		},
-	}
-}
 
 type peerKey struct{}
 
@@ -63,7 +35,7 @@ func WithPeer(lookup PeerLookup, h http.Handler, refuse func(w http.ResponseWrit
 			refuse(w, r, ErrUnknownPeer)
 			return
 		}
-		p, ok := lookup(SPKIPin(r.TLS.PeerCertificates[0]))
+		p, ok := lookup(pintls.PeerPin(*r.TLS))
 		if !ok {
 			refuse(w, r, ErrUnknownPeer)
 			return

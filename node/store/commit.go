@@ -33,6 +33,11 @@ type committer struct {
 	exited chan struct{}
 
 	failed atomic.Pointer[error]
+	// full is set while the volume is full (DESIGN.md §6); probe ticks
+	// while it is, owned by the committer goroutine.
+	full       atomic.Pointer[fullState]
+	probe      *time.Ticker
+	probeEvery time.Duration
 
 	nCommits, nOps, nSolo, nEmpty atomic.Uint64
 
@@ -51,6 +56,8 @@ func newCommitter(s *Store, maxOps int, maxDelay time.Duration) *committer {
 		maxDelay: maxDelay,
 		exited:   make(chan struct{}),
 		commitTx: (*bolt.Tx).Commit,
+
+		probeEvery: defaultFullProbe,
 	}
 	go c.run()
 	return c
@@ -111,9 +118,21 @@ func (c *committer) stats() CommitStats {
 
 func (c *committer) run() {
 	defer close(c.exited)
+	defer c.stopProbe()
 	batch := make([]*request, 0, c.maxOps)
 	for {
-		first, ok := <-c.reqs
+		var probe <-chan time.Time
+		if c.probe != nil {
+			probe = c.probe.C
+		}
+		var first *request
+		var ok bool
+		select {
+		case first, ok = <-c.reqs:
+		case <-probe:
+			c.runProbe()
+			continue
+		}
 		if !ok {
 			return
 		}
@@ -216,12 +235,13 @@ func (c *committer) commitBatch(batch []*request) {
 	}
 	id := uint64(tx.ID())
 	if err := c.commitTx(tx); err != nil {
-		c.poison(err)
+		err = c.commitFailed(id, err)
 		for _, r := range live {
-			r.done <- fmt.Errorf("%w: commit: %w", ErrUnavailable, err)
+			r.done <- err
 		}
 		return
 	}
+	c.committed()
 	c.s.markDurable(id)
 	c.nCommits.Add(1)
 	c.nOps.Add(uint64(len(live)))
@@ -250,9 +270,9 @@ func (c *committer) commitSolo(r *request) error {
 	}
 	id := uint64(tx.ID())
 	if err := c.commitTx(tx); err != nil {
-		c.poison(err)
-		return fmt.Errorf("%w: commit: %w", ErrUnavailable, err)
+		return c.commitFailed(id, err)
 	}
+	c.committed()
 	c.s.markDurable(id)
 	c.nCommits.Add(1)
 	c.nOps.Add(1)

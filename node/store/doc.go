@@ -31,4 +31,6 @@
 //
 // Errors wrap one of ErrNotFound, ErrConflict, ErrInvalid, ErrUnavailable,
 // ErrCorrupt (or none: an internal failure).
+//
+// Imports: protocol and bbolt (shared with node/registry's state file).
 package store

@@ -22,6 +22,13 @@ var (
 	// read-only, or a commit failed and the process must reopen the file
 	// (DESIGN.md §6). Answer 503; readiness should go false.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrFull: the volume is full — a commit failed with ENOSPC before it
+	// wrote the meta page, so bbolt rolled it back whole and the file still
+	// holds exactly the last committed state. Nothing of the operation was
+	// written; the store takes writes again as soon as one commits (Full,
+	// DESIGN.md §6). Answer 507 STORAGE_FULL (SPEC §7); readiness is false
+	// while Full reports it.
+	ErrFull = errors.New("store: storage full")
 	// ErrCorrupt: stored data fails an integrity check (an undecodable
 	// record, a broken audit link, an index that disagrees). Stop writing,
 	// keep the file, investigate or restore (DESIGN.md §8).

@@ -260,6 +260,9 @@ func (s *Store) InboxAfter(ctx context.Context, consumer string, after uint64, l
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		size := 0
 		last := tx.Bucket(bktInbox).Sequence()
+		if after > last {
+			return invalidf("after %d is beyond the last inbox sequence %d", after, last)
+		}
 		for seq := after + 1; seq <= last && len(out) < limit && size < maxPageBytes; seq++ {
 			r, err := readInbound(tx, seq)
 			if err != nil {

@@ -226,6 +226,18 @@ func TestInboxCursor(t *testing.T) {
 				last[r.Sender] = i
 			}
 		}},
+		{"fail/cursor-past-the-end-is-invalid-input", func(t *testing.T, s *Store) {
+			fill(t, s, 2)
+			for _, after := range []uint64{3, 1 << 40, ^uint64(0)} {
+				_, next, err := s.InboxAfter(ctx, "national", after, 3)
+				require.ErrorIs(t, err, ErrInvalid, "after %d", after)
+				assert.NotErrorIs(t, err, ErrCorrupt)
+				assert.Equal(t, after, next)
+			}
+			recs, _, err := s.InboxAfter(ctx, "national", 2, 3)
+			require.NoError(t, err, "the last sequence itself is a valid cursor")
+			assert.Empty(t, recs)
+		}},
 		{"ok/ack-monotonic", func(t *testing.T, s *Store) {
 			fill(t, s, 5)
 			require.NoError(t, s.Ack(ctx, "national", 3))

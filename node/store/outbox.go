@@ -323,6 +323,26 @@ func (s *Store) PendingPeers(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// QueueLengths returns the number of pending deliveries per peer (node
+// id): the outbox backlog a node reports per peer.
+func (s *Store) QueueLengths(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bktOutQueue).ForEach(func(k, _ []byte) error {
+			peer, _, ok := splitComposite(k)
+			if !ok {
+				return corruptf("queue key %x", k)
+			}
+			out[peer]++
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: queue lengths: %w", err)
+	}
+	return out, nil
+}
+
 // RecordAttempt records a failed attempt of a pending delivery: attempts,
 // last error, the time of the next attempt. ErrConflict if it is no longer
 // pending. Not audited (DESIGN.md §4).

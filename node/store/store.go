@@ -36,6 +36,16 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for times the caller leaves zero; nil is time.Now.
 	Now func() time.Time
+	// FullProbeInterval is how often, while the volume is full (Full), the
+	// committer tries a small write to learn that space has returned
+	// (DESIGN.md §6); 0 means 5 s.
+	FullProbeInterval time.Duration
+	// CommitFault, if set, is called before every commit; a non-nil error
+	// fails that commit as bbolt fails it — the transaction is rolled back
+	// and the error returned — so that tests and the node's fault tests can
+	// make a running store meet ENOSPC (DESIGN.md §6). Production leaves
+	// it nil.
+	CommitFault func() error
 }
 
 // Store is the node's persistent state. It is safe for concurrent use; all
@@ -119,6 +129,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			size = 256
 		}
 		s.commit = newCommitter(s, size, opts.MaxBatchDelay)
+		if opts.FullProbeInterval > 0 {
+			s.commit.probeEvery = opts.FullProbeInterval
+		}
+		if fault := opts.CommitFault; fault != nil {
+			s.commit.commitTx = func(tx *bolt.Tx) error {
+				if err := fault(); err != nil {
+					_ = tx.Rollback()
+					return err
+				}
+				return tx.Commit()
+			}
+		}
 		s.submit = s.commit.do
 	} else {
 		s.submit = func(context.Context, int, func(*wtx) error) error {

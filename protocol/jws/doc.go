@@ -105,4 +105,7 @@
 // Verify is a pure function of its arguments: no I/O, no clock, no global
 // state; it is safe for concurrent use given a KeyLookup that is. Signer
 // and KeySet are immutable and safe for concurrent use.
+//
+// Imports: protocol and lestrrat-go/jwx (this package is its only
+// importer).
 package jws

@@ -1,12 +1,15 @@
 package jws
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
+	"math/big"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
@@ -75,6 +78,10 @@ func GenerateKey(member, alg string) (*Signer, error) {
 // Kid returns the key id that Sign puts in the header.
 func (s *Signer) Kid() string { return s.key.Kid }
 
+// CryptoSigner returns the private key: for protocol/protocoltest, which
+// signs malformed tokens on purpose with a member's registered key.
+func (s *Signer) CryptoSigner() crypto.Signer { return s.priv }
+
 // Member returns the member the key belongs to.
 func (s *Signer) Member() string { return s.key.Member }
 
@@ -135,6 +142,9 @@ func (s *Signer) SignWithHeader(typ string, extra map[string]any, payload []byte
 	if err != nil {
 		return nil, fmt.Errorf("jws: sign: %w", err)
 	}
+	if s.key.Alg == AlgES256 {
+		out = lowSCompact(out)
+	}
 	if len(out) > protocol.MaxMessageBytes {
 		return nil, protocol.Errorf(protocol.CodeTooLarge, "signed message of %d bytes exceeds the limit of %d", len(out), protocol.MaxMessageBytes)
 	}
@@ -169,4 +179,36 @@ func ParsePrivateJWK(data []byte) (*Signer, error) {
 		return nil, jwkErrorf("kid %q does not match the key", k.Kid)
 	}
 	return s, nil
+}
+
+// p256HalfN is ⌊n/2⌋ of P-256's group order.
+var p256HalfN = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
+
+// LowS returns an ES256 signature (R‖S, 64 bytes) in its low-S form: S
+// replaced by n−S when S > n/2. Both forms verify (ECDSA signatures are
+// malleable, and RFC 7518 does not pick one); the Signer writes low-S
+// only, so that the high-S twin is a deliberate test case (SPEC
+// Appendix A, es256-malleated-signature) that a receiver must accept, not
+// a coin toss. Other lengths are returned unchanged.
+func LowS(sig []byte) []byte {
+	if len(sig) != 64 {
+		return sig
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	if s.Cmp(p256HalfN) <= 0 {
+		return sig
+	}
+	out := append([]byte(nil), sig...)
+	s.Sub(elliptic.P256().Params().N, s).FillBytes(out[32:])
+	return out
+}
+
+// lowSCompact rewrites the signature of a compact ES256 JWS in low-S form.
+func lowSCompact(tok []byte) []byte {
+	i := bytes.LastIndexByte(tok, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(string(tok[i+1:]))
+	if i < 0 || err != nil {
+		return tok
+	}
+	return append(tok[:i+1:i+1], base64.RawURLEncoding.EncodeToString(LowS(sig))...)
 }

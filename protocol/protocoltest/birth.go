@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -14,8 +13,6 @@ import (
 
 //go:embed testdata/birth.json
 var birthTemplate []byte
-
-var nodeIDRe = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9]+(-[A-Z0-9]+){0,5}$`)
 
 // testNodeIDs are the node ids the project's tests use for members.
 var testNodeIDs = map[string]string{
@@ -60,7 +57,7 @@ func BirthMessageAt(sender, recipient, messageID string, createdAt time.Time) []
 		if len(*id) == 2 {
 			*id = NodeID(*id)
 		}
-		if !nodeIDRe.MatchString(*id) || len(*id) > 64 {
+		if !protocol.IsMemberNodeID(*id) || len(*id) > 64 {
 			panic(fmt.Sprintf("protocoltest: %q is neither a member node id like TJ-MOJ-CRVS nor a country code", *id))
 		}
 	}

@@ -19,4 +19,6 @@
 //
 // It does not import the testing package. Members are immutable and safe
 // for concurrent use. Nothing here may be used with real keys.
+//
+// Imports: protocol and protocol/jws.
 package protocoltest

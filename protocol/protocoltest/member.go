@@ -90,6 +90,39 @@ func NewMemberFromSeed(country, alg string, seed []byte) (*Member, error) {
 	return m, nil
 }
 
+// NewMemberFromSigner returns a member whose registered signing key is s
+// (a key a real registry holds, as the conformance suite's members'): the
+// vectors are minted with it, and the extra keys are fresh. The
+// mismatched-alg key carries s's kid, so that a receiver with a real
+// registry finds s's registered alg for it (JWS_ALG_KEY_MISMATCH); the
+// enc-use key is in no registry (the registry refuses such keys), so
+// KeyUseEnc does not apply to such a member.
+func NewMemberFromSigner(s *jws.Signer) (*Member, error) {
+	seed := make([]byte, 32)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, err
+	}
+	alg := s.Alg()
+	other := jws.AlgEdDSA
+	if alg == jws.AlgEdDSA {
+		other = jws.AlgES256
+	}
+	m := &Member{Country: s.Member(), Alg: alg, Signer: s, main: keyPair{priv: s.CryptoSigner(), key: s.Public()}}
+	var err error
+	if m.stranger, err = deriveKey(m.Country, alg, seed, "stranger"); err != nil {
+		return nil, err
+	}
+	if m.mismatch, err = deriveKey(m.Country, other, seed, "mismatch"); err != nil {
+		return nil, err
+	}
+	m.mismatch.key.Kid, m.mismatch.key.Alg = s.Kid(), alg
+	if m.enc, err = deriveKey(m.Country, alg, seed, "enc"); err != nil {
+		return nil, err
+	}
+	m.enc.key.Use = "enc"
+	return m, nil
+}
+
 func deriveKey(country, alg string, seed []byte, label string) (keyPair, error) {
 	var priv crypto.Signer
 	for ctr := uint32(0); priv == nil; ctr++ {
@@ -193,7 +226,8 @@ func signRaw(priv crypto.Signer, alg string, input []byte, der bool) []byte {
 		out := make([]byte, 64)
 		rs.R.FillBytes(out[:32])
 		rs.S.FillBytes(out[32:])
-		return out
+		return jws.LowS(out) // as the Signer writes: malleate then gives the high-S twin
+
 	case jws.AlgEdDSA:
 		return ed25519.Sign(priv.(ed25519.PrivateKey), input)
 	}
@@ -201,7 +235,7 @@ func signRaw(priv crypto.Signer, alg string, input []byte, der bool) []byte {
 }
 
 // malleate returns the other valid ES256 signature of the same message,
-// (R, n−S).
+// (R, n−S): the high-S twin of signRaw's low-S signature.
 func malleate(sig []byte) []byte {
 	n := elliptic.P256().Params().N
 	s := new(big.Int).SetBytes(sig[32:])

@@ -1,6 +1,7 @@
 package protocoltest_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -76,4 +77,57 @@ func TestVectorsFor(t *testing.T) {
 	}
 	assert.Equal(t, "fail/alg-none", protocoltest.NameOf(protocoltest.AlgNone))
 	assert.Equal(t, "", protocoltest.NameOf(protocoltest.Kind(-1)))
+}
+
+// TestVectorsFileIsTheOneList: vectors.json names every mutation Mint
+// knows, each at least once, and the parser refuses what is not a vector
+// file (the list other implementations read cannot drift from the Go one).
+func TestVectorsFileIsTheOneList(t *testing.T) {
+	used := map[protocoltest.Kind]bool{}
+	for _, v := range protocoltest.Vectors() {
+		used[v.Kind] = true
+		if v.Cite == "" {
+			t.Errorf("%s cites no requirement", v.Name)
+		}
+	}
+	for k := protocoltest.Valid; k <= protocoltest.SignedByOtherKey; k++ {
+		if strings.HasPrefix(k.String(), "kind(") {
+			t.Errorf("kind %d has no mutation name", k)
+		}
+		if !used[k] {
+			t.Errorf("mutation %s is in no vector", k)
+		}
+		if back, ok := protocoltest.KindOf(k.String()); !ok || back != k {
+			t.Errorf("KindOf(%s) = %v %v", k, back, ok)
+		}
+	}
+	for name, doc := range map[string]string{
+		"unknown-mutation": `{"format":"crvsx-jws-vectors/1","about":"","vectors":[{"name":"x","mutation":"nope","expect":"accepted","cite":"c"}]}`,
+		"bad-expect":       `{"format":"crvsx-jws-vectors/1","about":"","vectors":[{"name":"x","mutation":"valid","expect":"refused","cite":"c"}]}`,
+		"duplicate-name":   `{"format":"crvsx-jws-vectors/1","about":"","vectors":[{"name":"x","mutation":"valid","expect":"accepted","cite":"c"},{"name":"x","mutation":"valid","expect":"accepted","cite":"c"}]}`,
+		"other-format":     `{"format":"v2","about":"","vectors":[]}`,
+		"unknown-member":   `{"format":"crvsx-jws-vectors/1","about":"","vectors":[],"x":1}`,
+	} {
+		if _, err := protocoltest.ParseVectors([]byte(doc)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestMemberFromSigner: with a registered key as its main key, every
+// vector but KeyUseEnc gives its code against a trust view that holds that
+// key only (a real registry's).
+func TestMemberFromSigner(t *testing.T) {
+	s, err := jws.GenerateKey("AQ", jws.AlgES256)
+	require.NoError(t, err)
+	m, err := protocoltest.NewMemberFromSigner(s)
+	require.NoError(t, err)
+	view := protocoltest.TrustView{s.Kid(): s.Public()}
+	for _, v := range protocoltest.VectorsFor(jws.AlgES256) {
+		if v.Kind == protocoltest.KeyUseEnc {
+			continue
+		}
+		_, err := jws.Verify(m.Mint(v.Kind, protocol.TypEvent, []byte(`{"a":1}`)), view, jws.Options{Typ: protocol.TypEvent})
+		assert.Equal(t, v.Code, protocol.CodeOf(err), "%s: %v", v.Name, err)
+	}
 }

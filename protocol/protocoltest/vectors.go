@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ecrn/crvsx/protocol"
@@ -80,6 +84,86 @@ const (
 	SignedByOtherKey // the member's kid, signed by another key of the member
 )
 
+// kindNames are the mutations' names in vectors.json, the language-neutral
+// form of the list (a name never changes meaning).
+var kindNames = map[Kind]string{
+	Valid:                    "valid",
+	UnknownNonCriticalHeader: "unknown-non-critical-header",
+	TypCaseInsensitive:       "typ-case-insensitive",
+	TypApplicationPrefix:     "typ-application-prefix",
+	MalleatedSignature:       "malleated-signature",
+	Oversize:                 "oversize",
+	FlattenedJSON:            "flattened-json",
+	GeneralJSON:              "general-json",
+	TwoSegments:              "two-segments",
+	FourSegments:             "four-segments",
+	FiveSegments:             "five-segments",
+	EmptyPayload:             "empty-payload",
+	EmptySignature:           "empty-signature",
+	PaddedBase64:             "padded-base64",
+	PlusSlashBase64:          "plus-slash-base64",
+	Whitespace:               "whitespace",
+	LineBreak:                "line-break",
+	TrailingNewline:          "trailing-newline",
+	NonZeroPadBits:           "non-zero-pad-bits",
+	EmptyHeader:              "empty-header",
+	HeaderNotObject:          "header-not-object",
+	HeaderBadUTF8:            "header-bad-utf8",
+	HeaderTooLarge:           "header-too-large",
+	DuplicateHeader:          "duplicate-header",
+	DuplicateEscaped:         "duplicate-escaped",
+	Crit:                     "crit",
+	B64False:                 "b64-false",
+	Jku:                      "jku",
+	Jwk:                      "jwk",
+	X5u:                      "x5u",
+	X5c:                      "x5c",
+	X5t:                      "x5t",
+	X5tS256:                  "x5t-s256",
+	Zip:                      "zip",
+	AlgMissing:               "alg-missing",
+	AlgNone:                  "alg-none",
+	AlgNoneMixedCase:         "alg-none-mixed-case",
+	AlgLowercase:             "alg-lowercase",
+	AlgNotAllowed:            "alg-not-allowed",
+	AlgNotString:             "alg-not-string",
+	AlgKeyMismatch:           "alg-key-mismatch",
+	KidMissing:               "kid-missing",
+	KidNotString:             "kid-not-string",
+	KidEmpty:                 "kid-empty",
+	KidTooLong:               "kid-too-long",
+	KidNotPrintable:          "kid-not-printable",
+	KidUnknown:               "kid-unknown",
+	TypWrong:                 "typ-wrong",
+	TypMissing:               "typ-missing",
+	TypNotString:             "typ-not-string",
+	KeyUseEnc:                "key-use-enc",
+	DERSignature:             "der-signature",
+	ShortSignature:           "short-signature",
+	TamperedPayload:          "tampered-payload",
+	TamperedHeader:           "tampered-header",
+	TamperedSig:              "tampered-sig",
+	SignedByOtherKey:         "signed-by-other-key",
+}
+
+// String is the kind's mutation name in vectors.json.
+func (k Kind) String() string {
+	if n, ok := kindNames[k]; ok {
+		return n
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// KindOf returns the kind of a mutation name.
+func KindOf(mutation string) (Kind, bool) {
+	for k, n := range kindNames {
+		if n == mutation {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
 // Vector is a minted message with the outcome SPEC §6 requires.
 type Vector struct {
 	// Name is the spec clause, "ok/…" or "fail/…".
@@ -89,72 +173,90 @@ type Vector struct {
 	Code protocol.Code
 	// Alg is the only algorithm the vector applies to, "" for both.
 	Alg string
+	// Cite is the requirement the vector tests (SPEC §…, RFC … §…).
+	Cite string
 }
+
+// vectorsJSON is the one list of the JWS vectors (SPEC Appendix A): Go
+// tests, the conformance suite and `crvsx conform vectors` all read it.
+//
+//go:embed vectors.json
+var vectorsJSON []byte
+
+// VectorFile is the format of vectors.json.
+type VectorFile struct {
+	Format  string       `json:"format"`
+	About   string       `json:"about"`
+	Vectors []VectorSpec `json:"vectors"`
+}
+
+// VectorSpec is one vector as data: a mutation of a valid message and the
+// outcome a receiver must give ("accepted" or "rejected:<CODE>").
+type VectorSpec struct {
+	Name     string `json:"name"`
+	Mutation string `json:"mutation"`
+	Expect   string `json:"expect"`
+	Cite     string `json:"cite"`
+	Alg      string `json:"alg,omitempty"`
+}
+
+// VectorsFormat is the format of vectors.json.
+const VectorsFormat = "crvsx-jws-vectors/1"
+
+var vectors = mustParseVectors(vectorsJSON)
+
+// ParseVectors reads a vectors file: known format, known mutations,
+// expectations "accepted" or "rejected:<CODE>", unique names.
+func ParseVectors(b []byte) ([]Vector, error) {
+	var f VectorFile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("vectors: %w", err)
+	}
+	if f.Format != VectorsFormat {
+		return nil, fmt.Errorf("vectors: format %q, want %q", f.Format, VectorsFormat)
+	}
+	seen := map[string]bool{}
+	out := make([]Vector, 0, len(f.Vectors))
+	for _, v := range f.Vectors {
+		k, ok := KindOf(v.Mutation)
+		if !ok {
+			return nil, fmt.Errorf("vectors: %s: unknown mutation %q", v.Name, v.Mutation)
+		}
+		if seen[v.Name] {
+			return nil, fmt.Errorf("vectors: %s twice", v.Name)
+		}
+		seen[v.Name] = true
+		var code protocol.Code
+		switch {
+		case v.Expect == "accepted":
+		case strings.HasPrefix(v.Expect, "rejected:") && len(v.Expect) > len("rejected:"):
+			code = protocol.Code(strings.TrimPrefix(v.Expect, "rejected:"))
+		default:
+			return nil, fmt.Errorf("vectors: %s: expect %q, want accepted or rejected:<CODE>", v.Name, v.Expect)
+		}
+		if v.Alg != "" && v.Alg != jws.AlgES256 && v.Alg != jws.AlgEdDSA {
+			return nil, fmt.Errorf("vectors: %s: alg %q", v.Name, v.Alg)
+		}
+		out = append(out, Vector{Name: v.Name, Kind: k, Code: code, Alg: v.Alg, Cite: v.Cite})
+	}
+	return out, nil
+}
+
+func mustParseVectors(b []byte) []Vector {
+	v, err := ParseVectors(b)
+	if err != nil {
+		panic("protocoltest: embedded " + err.Error())
+	}
+	return v
+}
+
+// VectorsFile returns the bytes of vectors.json.
+func VectorsFile() []byte { return bytes.Clone(vectorsJSON) }
 
 // Vectors returns every vector, ok first, then in the order of SPEC §6.
-func Vectors() []Vector {
-	return []Vector{
-		{"ok/es256", Valid, "", jws.AlgES256},
-		{"ok/eddsa", Valid, "", jws.AlgEdDSA},
-		{"ok/unknown-noncritical-header", UnknownNonCriticalHeader, "", ""},
-		{"ok/typ-case-insensitive", TypCaseInsensitive, "", ""},
-		{"ok/typ-application-prefix", TypApplicationPrefix, "", ""},
-		{"ok/es256-malleated-signature", MalleatedSignature, "", jws.AlgES256},
-
-		{"fail/oversize", Oversize, protocol.CodeTooLarge, ""},
-		{"fail/flattened-json", FlattenedJSON, protocol.CodeNotCompact, ""},
-		{"fail/general-json", GeneralJSON, protocol.CodeNotCompact, ""},
-		{"fail/two-segments", TwoSegments, protocol.CodeNotCompact, ""},
-		{"fail/four-segments", FourSegments, protocol.CodeNotCompact, ""},
-		{"fail/five-segments", FiveSegments, protocol.CodeNotCompact, ""},
-		{"fail/empty-payload", EmptyPayload, protocol.CodeEmptyPayload, ""},
-		{"fail/empty-signature", EmptySignature, protocol.CodeEmptySignature, ""},
-		{"fail/padded-base64", PaddedBase64, protocol.CodeBadBase64, ""},
-		{"fail/plus-slash-base64", PlusSlashBase64, protocol.CodeBadBase64, ""},
-		{"fail/whitespace", Whitespace, protocol.CodeBadBase64, ""},
-		{"fail/line-break", LineBreak, protocol.CodeBadBase64, ""},
-		{"fail/trailing-newline", TrailingNewline, protocol.CodeBadBase64, ""},
-		{"fail/nonzero-pad-bits", NonZeroPadBits, protocol.CodeBadBase64, ""},
-		{"fail/empty-header", EmptyHeader, protocol.CodeHeaderJSON, ""},
-		{"fail/header-not-object", HeaderNotObject, protocol.CodeHeaderJSON, ""},
-		{"fail/header-invalid-utf8", HeaderBadUTF8, protocol.CodeHeaderJSON, ""},
-		{"fail/header-too-large", HeaderTooLarge, protocol.CodeHeaderJSON, ""},
-		{"fail/duplicate-header-name", DuplicateHeader, protocol.CodeHeaderDup, ""},
-		{"fail/duplicate-header-name-escaped", DuplicateEscaped, protocol.CodeHeaderDup, ""},
-		{"fail/crit-present", Crit, protocol.CodeHeaderForbidden, ""},
-		{"fail/b64-present", B64False, protocol.CodeHeaderForbidden, ""},
-		{"fail/jku-present", Jku, protocol.CodeHeaderForbidden, ""},
-		{"fail/jwk-present", Jwk, protocol.CodeHeaderForbidden, ""},
-		{"fail/x5u-present", X5u, protocol.CodeHeaderForbidden, ""},
-		{"fail/x5c-present", X5c, protocol.CodeHeaderForbidden, ""},
-		{"fail/x5t-present", X5t, protocol.CodeHeaderForbidden, ""},
-		{"fail/x5t-s256-present", X5tS256, protocol.CodeHeaderForbidden, ""},
-		{"fail/zip-present", Zip, protocol.CodeHeaderForbidden, ""},
-		{"fail/alg-missing", AlgMissing, protocol.CodeAlgMissing, ""},
-		{"fail/alg-none", AlgNone, protocol.CodeAlgNone, ""},
-		{"fail/alg-none-mixed-case", AlgNoneMixedCase, protocol.CodeAlgNone, ""},
-		{"fail/alg-lowercase", AlgLowercase, protocol.CodeAlgNotAllowed, ""},
-		{"fail/alg-hs256", AlgNotAllowed, protocol.CodeAlgNotAllowed, ""},
-		{"fail/alg-not-string", AlgNotString, protocol.CodeAlgNotAllowed, ""},
-		{"fail/kid-missing", KidMissing, protocol.CodeKidMissing, ""},
-		{"fail/kid-not-string", KidNotString, protocol.CodeKidInvalid, ""},
-		{"fail/kid-empty", KidEmpty, protocol.CodeKidInvalid, ""},
-		{"fail/kid-too-long", KidTooLong, protocol.CodeKidInvalid, ""},
-		{"fail/kid-not-printable-ascii", KidNotPrintable, protocol.CodeKidInvalid, ""},
-		{"fail/typ-wrong", TypWrong, protocol.CodeTypMismatch, ""},
-		{"fail/typ-missing", TypMissing, protocol.CodeTypMismatch, ""},
-		{"fail/typ-not-string", TypNotString, protocol.CodeTypMismatch, ""},
-		{"fail/kid-unknown", KidUnknown, protocol.CodeKeyUnknown, ""},
-		{"fail/key-use-enc", KeyUseEnc, protocol.CodeKeyUse, ""},
-		{"fail/header-alg-differs-from-key", AlgKeyMismatch, protocol.CodeAlgKeyMismatch, ""},
-		{"fail/der-signature", DERSignature, protocol.CodeSignatureLength, jws.AlgES256},
-		{"fail/signature-truncated", ShortSignature, protocol.CodeSignatureLength, ""},
-		{"fail/tampered-payload", TamperedPayload, protocol.CodeSignatureInvalid, ""},
-		{"fail/tampered-header", TamperedHeader, protocol.CodeSignatureInvalid, ""},
-		{"fail/tampered-signature", TamperedSig, protocol.CodeSignatureInvalid, ""},
-		{"fail/signature-by-other-key", SignedByOtherKey, protocol.CodeSignatureInvalid, ""},
-	}
-}
+func Vectors() []Vector { return slices.Clone(vectors) }
 
 // VectorsFor returns the vectors that apply to alg.
 func VectorsFor(alg string) []Vector {

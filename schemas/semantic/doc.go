@@ -32,4 +32,6 @@
 // It implements protocol/SPEC.md §6.6 step 3 ("The semantic rules of
 // schemas/semantic/RULES.md hold … Warnings do not refuse a message; they
 // are reported in the receipt"). All functions are safe for concurrent use.
+//
+// Imports: protocol and x/text (NFC, Turkish case rules).
 package semantic

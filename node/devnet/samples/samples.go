@@ -23,6 +23,8 @@
 // The templates are embedded and read-only: Get and Names return fresh
 // copies, so the package is safe for concurrent use and a caller may modify
 // what it gets.
+//
+// Imports: the standard library only.
 package samples
 
 import (

@@ -5,6 +5,7 @@ package failpoint
 import (
 	"os"
 	"syscall"
+	"time"
 )
 
 // Compiled reports whether failpoints are in this binary.
@@ -24,3 +25,9 @@ func Hit(name string) {
 	// return into the code after the failpoint.
 	select {}
 }
+
+// timeOffset is TimeOffsetEnv parsed at start; an unparsable value is 0.
+var timeOffset, _ = time.ParseDuration(os.Getenv(TimeOffsetEnv))
+
+// TimeOffset is the fake offset of the node's clock (TimeOffsetEnv).
+func TimeOffset() time.Duration { return timeOffset }

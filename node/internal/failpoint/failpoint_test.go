@@ -43,3 +43,20 @@ func TestNotArmed(t *testing.T) {
 	Hit("inbound-after-accept") // does nothing: the test goes on
 	Hit("")
 }
+
+// TestTimeOffset re-executes the test binary with a fake clock offset in
+// its environment: built with the tag, TimeOffset is it.
+func TestTimeOffset(t *testing.T) {
+	if os.Getenv("FAILPOINT_CHILD") == "2" {
+		os.Stdout.WriteString(TimeOffset().String())
+		os.Exit(0)
+	}
+	for _, tc := range []struct{ env, want string }{{"10m", "10m0s"}, {"-10m", "-10m0s"}, {"garbage", "0s"}} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestTimeOffset$")
+		cmd.Env = append(os.Environ(), "FAILPOINT_CHILD=2", TimeOffsetEnv+"="+tc.env)
+		out, err := cmd.Output()
+		if err != nil || string(out) != tc.want {
+			t.Errorf("%s=%s: %q, %v; want %q", TimeOffsetEnv, tc.env, out, err, tc.want)
+		}
+	}
+}
