@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node/internal/httpio"
+	"github.com/ecrn/crvsx/protocol"
 )
 
 // statusWriter records the status code for logs and metrics.
@@ -63,8 +64,22 @@ func Wrap(api string, h http.Handler, log *slog.Logger, m *Metrics) http.Handler
 			log.Debug("http", slog.String("api", api), slog.String("request_id", id), slog.String("method", r.Method),
 				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Int64("bytes", sw.n), slog.Duration("took", d))
 		}()
+		if !strings.HasPrefix(r.URL.Path, "/") {
+			// "GET *" or a CONNECT's authority form: no route takes
+			// them, and ServeMux would answer a bare 400 or 404.
+			httpio.WriteProblem(sw, r, log, protocol.Errorf(protocol.CodeBadRequest, "the request target %q is not a path", printable(r.RequestURI)))
+			return
+		}
 		h.ServeHTTP(sw, r)
 	})
+}
+
+// printable shortens a request target for a problem's detail.
+func printable(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }
 
 // NewHTTPServer returns the http.Server of one of the node's listeners:
