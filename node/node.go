@@ -39,8 +39,9 @@ const (
 // Node is a running member node: its registry replica, store, pipelines and
 // listeners.
 type Node struct {
-	cfg Config
-	log *slog.Logger
+	cfg     Config
+	log     *slog.Logger
+	gaugeMu sync.Mutex // one refreshGauges at a time
 	// outside logs what strangers can cause (refused requests, TLS
 	// handshakes, refused raft peers): rate-limited per kind of line.
 	outside *slog.Logger

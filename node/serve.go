@@ -24,6 +24,7 @@ func (n *Node) routes() *server.Routes {
 		Registry: n.regAPI, Peers: n.peerLookup,
 		LocalTokens: n.tokens, AdminTokens: n.adminTokens, Store: n.store,
 		Live: n.store.Failed, Ready: n.readiness, Metrics: n.metrics, Log: n.outside,
+		Refresh: func(ctx context.Context) { n.refreshGauges(ctx, n.now()) },
 	}
 	if n.pusher != nil {
 		rt.Accepted = n.pusher.Notify
@@ -97,7 +98,8 @@ func (n *Node) readiness() (any, bool) {
 	return body, len(reasons) == 0
 }
 
-// gauges refreshes the gauges from the store and the registry.
+// gauges refreshes the gauges from the store and the registry every 5 s
+// (and /metrics refreshes them before each scrape).
 func (n *Node) gauges(ctx context.Context) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
@@ -112,6 +114,10 @@ func (n *Node) gauges(ctx context.Context) {
 }
 
 func (n *Node) refreshGauges(ctx context.Context, now time.Time) {
+	// The ticker and each scrape refresh; one at a time, so that a
+	// vector's Reset never interleaves with another refresh's Sets.
+	n.gaugeMu.Lock()
+	defer n.gaugeMu.Unlock()
 	m := n.metrics
 	full := 0.0
 	if n.store.Full() != nil {

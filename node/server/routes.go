@@ -40,8 +40,12 @@ type Routes struct {
 	Store                    AdminStore // the admin API's backup and audit
 	// Live is nil while the node can do its work; Ready returns the
 	// readiness report and whether the node is ready.
-	Live    func() error
-	Ready   func() (report any, ready bool)
+	Live  func() error
+	Ready func() (report any, ready bool)
+	// Refresh, if not nil, brings the gauges up to date before each
+	// scrape of /metrics, so that a scrape never reports an older state
+	// than /readyz does at the same moment.
+	Refresh func(ctx context.Context)
 	Metrics *Metrics
 	Log     *slog.Logger
 }
@@ -132,7 +136,13 @@ func (rt *Routes) Health() http.Handler {
 		}
 		httpio.WriteJSON(w, status, "application/json", report)
 	})
-	mux.Handle("GET /metrics", rt.Metrics.Handler())
+	metrics := rt.Metrics.Handler()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if rt.Refresh != nil {
+			rt.Refresh(r.Context())
+		}
+		metrics.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("/", rt.notFound)
 	return mux
 }
