@@ -268,7 +268,9 @@ func TestRequesterThresholds(t *testing.T) {
 		signs []string
 		want  trust.Outcome
 	}{
-		{"fallback/register-uses-member.admit", func(p *trust.Policy) { p.Thresholds[trust.CmdMemberAdmit] = trust.Threshold{Numerator: 1, Denominator: 1, Minimum: 3} },
+		{"fallback/register-uses-member.admit", func(p *trust.Policy) {
+			p.Thresholds[trust.CmdMemberAdmit] = trust.Threshold{Numerator: 1, Denominator: 1, Minimum: 3}
+		},
 			trust.CmdRequesterRegister, []string{"TJ", "TR"}, trust.OutcomeRejected},
 		{"fallback/suspend-uses-member.suspend", func(p *trust.Policy) {
 			p.Thresholds[trust.CmdMemberAdmit] = trust.Threshold{Numerator: 1, Denominator: 1, Minimum: 3}
