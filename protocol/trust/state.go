@@ -101,8 +101,9 @@ func (s *State) ConsensusTime() Timestamp { return s.consensusTime }
 func (s *State) ChainHead() string { return hex.EncodeToString(s.chainHead[:]) }
 
 // Hash returns the SHA-256 (hex) of the canonical encoding of the content:
-// members, keys, nodes, certificates, schemas, policy and open proposals. A
-// rejected command never changes it.
+// members, keys, nodes, certificates, schemas, policy, open proposals and
+// requesters (omitted when there are none, REGISTRY.md §2). A rejected
+// command never changes it.
 func (s *State) Hash() string { return hex.EncodeToString(s.contentHash[:]) }
 
 // Policy returns the policy in force.

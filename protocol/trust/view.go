@@ -9,7 +9,9 @@ import (
 
 // View is the verifier's immutable view of the registry (REGISTRY.md
 // §10): kid → key with its role, status, validity interval and its member's
-// status history; and the nodes by id and by TLS pin. The shell builds one
+// status history; the nodes by id and by TLS pin; and, apart from the
+// member keys, the requesters by id and by TLS pin with their keys
+// (REGISTRY.md §2.1: RequesterKeys, RequesterKeyValidAt). The shell builds one
 // after each apply and publishes it with atomic.Pointer.Store; readers Load
 // it and never block on Raft. All methods are safe for concurrent use and
 // LookupKey does not allocate.
