@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
 	"github.com/spf13/cobra"
 )
@@ -36,14 +37,15 @@ JWK files (RFC 7517) in DIR:
   <kid>.public.jwk   the public key, to publish in the registry or a trust set
 
 Each JWK carries kid, alg, use "sig" and the member's country code
-(protocol/SPEC.md §2). Existing files are never overwritten. The kid is
+(protocol/SPEC.md §2). A requester (SPEC §11.1) generates its query-signing
+keys with its requester id as --member (INT-UNHCR, KG-BORDER). Existing files are never overwritten. The kid is
 printed on stdout.`,
 		Example: `  crvsx keys generate --member TJ --out ./keys
   crvsx keys generate --member TR --alg EdDSA --out ./keys`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !memberRE.MatchString(member) {
-				return fmt.Errorf("--member must be an ISO 3166-1 alpha-2 code in capitals, such as TJ; got %q", member)
+			if !memberRE.MatchString(member) && !protocol.IsRequesterID(member) {
+				return fmt.Errorf("--member must be an ISO 3166-1 alpha-2 code in capitals, such as TJ, or a requester id such as INT-UNHCR; got %q", member)
 			}
 			if alg != "ES256" && alg != "EdDSA" {
 				return fmt.Errorf("--alg must be ES256 or EdDSA; got %q", alg)

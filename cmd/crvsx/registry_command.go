@@ -77,6 +77,10 @@ func (f *commandFlags) open(cmd *cobra.Command, e *env, nf *nodeFlags) (*session
 // checkGovernance: the key is a registered, active governance key — the
 // node would refuse the command otherwise, after burning its id.
 func (s *session) checkGovernance(sg *jws.Signer) error {
+	if !protocol.IsMemberID(sg.Member()) {
+		// > protocol/SPEC.md §11.1: requester keys sign queries only.
+		return &exitError{code: exitInvalid, err: fmt.Errorf("key %s is a key of requester %s: it signs status queries only, never registry commands", sg.Kid(), sg.Member())}
+	}
 	k, err := s.c.Key(s.ctx, sg.Kid())
 	if trust.ReasonOf(err) == trust.ReasonNotFound {
 		return &exitError{code: exitInvalid, err: fmt.Errorf("key %s is not registered: registry commands are signed with a member's governance key", sg.Kid())}

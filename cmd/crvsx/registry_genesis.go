@@ -351,7 +351,7 @@ func summarizeGenesis(e *env, doc []byte, d *trust.GenesisDocument) {
 	fmt.Fprintf(w, "  policy: algorithms %v, skew %ds, command age %ds, proposals %ds, staleness bound %ds\n",
 		p.Algorithms, p.ClockSkewSeconds, p.MaxCommandAgeSeconds, p.ProposalLifetimeSeconds, p.StalenessBoundSeconds)
 	for _, typ := range trust.NetworkCommandTypes() {
-		th := p.Thresholds[typ]
+		th, _ := p.Threshold(typ) // a requester type may fall back (REGISTRY.md §2)
 		fmt.Fprintf(w, "    %-20s %d/%d of active members, at least %d (now %d of %d)\n", typ, th.Numerator, th.Denominator, th.Minimum,
 			th.Required(len(d.Members)), len(d.Members))
 	}

@@ -51,6 +51,7 @@ func addRegistryOnlineCmds(e *env, reg *cobra.Command) {
 		newRegStatusCmd(e),
 		newRegMembersCmd(e),
 		newRegNodesCmd(e),
+		newRegRequestersCmd(e),
 		newRegProposalsCmd(e),
 		newRegBundleCmd(e),
 		newRegProposeCmd(e),

@@ -7,9 +7,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ecrn/crvsx/node/registry"
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/spf13/cobra"
 )
 
@@ -94,6 +96,40 @@ func newRegNodesCmd(e *env) *cobra.Command {
 	}, func(ns registry.APINodes, _ []string) {
 		for _, n := range ns.Nodes {
 			fmt.Fprintf(e.stdout, "%s  %-8s raft %s  api %s  tls %s\n", n.ID, n.Role, n.RaftAddress, n.APIURL, n.TLSSPKISHA256)
+		}
+	})
+}
+
+func newRegRequestersCmd(e *env) *cobra.Command {
+	return readCmd(e, &cobra.Command{
+		Use:   "requesters --node URL [ID]",
+		Short: "List the requesters (responder organisations) with their status, scope, rate and keys",
+		Long: `List the requesters of the registry (protocol/REGISTRY.md §2.1): the
+organisations that may send signed status queries to members' nodes, with
+their status, client TLS pin, scope (countries, questions, consent bases),
+rate limit and keys. Register and govern them with "crvsx registry
+propose --type requester.register|requester.update|requester.suspend|
+requester.reinstate" (network commands).`,
+		Example: `  crvsx registry requesters --node URL --node-pin PIN
+  crvsx registry requesters --node URL --node-pin PIN INT-UNHCR`,
+		Args: cobra.MaximumNArgs(1),
+	}, func(ctx context.Context, c *registry.APIClient, args []string) (registry.APIRequesters, error) {
+		if len(args) == 0 {
+			return c.Requesters(ctx)
+		}
+		r, err := c.Requester(ctx, args[0])
+		return registry.APIRequesters{Requesters: []trust.RequesterRecord{r}}, err
+	}, func(rs registry.APIRequesters, _ []string) {
+		if len(rs.Requesters) == 0 {
+			fmt.Fprintln(e.stderr, "no requesters")
+		}
+		for _, r := range rs.Requesters {
+			fmt.Fprintf(e.stdout, "%s  %-9s since %s  %s (%s)\n", r.ID, r.Status, r.History[len(r.History)-1].Since, r.Name, r.OrganizationType)
+			fmt.Fprintf(e.stdout, "    tls %s  rate %d/min burst %d\n", r.TLSSPKISHA256, r.Rate.PerMinute, r.Rate.Burst)
+			fmt.Fprintf(e.stdout, "    countries %s  questions %s  bases %s\n", strings.Join(r.Countries, ","), strings.Join(r.Questions, ","), strings.Join(r.Bases, ","))
+			for _, k := range r.Keys {
+				fmt.Fprintf(e.stdout, "    key %s  %s  %-7s valid %s … %s\n", k.Kid, k.Alg, k.Status, k.NotBefore, k.NotAfter)
+			}
 		}
 	})
 }

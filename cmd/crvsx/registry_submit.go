@@ -96,7 +96,7 @@ Proposals expire after the policy's proposal lifetime.`
 				return err
 			}
 			if propose {
-				if _, ok := s.policy.Policy.Thresholds[cf.typ]; !ok {
+				if _, ok := s.policy.Policy.Threshold(cf.typ); !ok {
 					return fmt.Errorf("%s is not a network command and cannot be proposed: submit it", cf.typ)
 				}
 			}
@@ -127,6 +127,7 @@ var commandTypes = []string{
 	trust.CmdNodeRegister, trust.CmdNodeRemove, trust.CmdNodeSetRole,
 	trust.CmdKeyAdd, trust.CmdKeyRotate, trust.CmdKeyRetire, trust.CmdKeyRevoke,
 	trust.CmdCertIssue, trust.CmdCertRevoke, trust.CmdSchemaPublish, trust.CmdPolicyChange, trust.CmdProposalApprove,
+	trust.CmdRequesterRegister, trust.CmdRequesterUpdate, trust.CmdRequesterSuspend, trust.CmdRequesterReinstate,
 }
 
 // checkCommandType refuses, before anything is read or signed, a --type

@@ -33,6 +33,7 @@ const (
 	PathMembers       = "/v1/registry/members"
 	PathKeys          = "/v1/registry/keys"
 	PathNodes         = "/v1/registry/nodes"
+	PathRequesters    = "/v1/registry/requesters"
 	PathProposals     = "/v1/registry/proposals"
 	PathPolicy        = "/v1/registry/policy"
 	PathBundle        = "/v1/registry/bundle"
@@ -129,6 +130,8 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	a.mux.HandleFunc("GET "+PathKeys, a.getKeys)
 	a.mux.HandleFunc("GET "+PathKeys+"/{kid}", a.getKey)
 	a.mux.HandleFunc("GET "+PathNodes, a.getNodes)
+	a.mux.HandleFunc("GET "+PathRequesters, a.getRequesters)
+	a.mux.HandleFunc("GET "+PathRequesters+"/{id}", a.getRequester)
 	a.mux.HandleFunc("GET "+PathProposals, a.getProposals)
 	a.mux.HandleFunc("GET "+PathProposals+"/{id}", a.getProposal)
 	a.mux.HandleFunc("GET "+PathPolicy, a.getPolicy)
@@ -345,6 +348,19 @@ func (a *API) getKey(w http.ResponseWriter, r *http.Request) {
 func (a *API) getNodes(w http.ResponseWriter, r *http.Request) {
 	s := a.cfg.Backend.State()
 	a.ok(w, APINodes{AppliedIndex: s.AppliedIndex(), Nodes: s.Nodes()})
+}
+
+// getRequesters lists the requesters (protocol/REGISTRY.md §2.1) with
+// their keys, scope, pin, rate and status history.
+func (a *API) getRequesters(w http.ResponseWriter, r *http.Request) {
+	s := a.cfg.Backend.State()
+	a.ok(w, APIRequesters{AppliedIndex: s.AppliedIndex(), Requesters: s.Requesters()})
+}
+
+func (a *API) getRequester(w http.ResponseWriter, r *http.Request) {
+	getOne(a, w, r, "id", "requester", (*trust.State).Requester, func(s *trust.State, q trust.RequesterRecord) any {
+		return APIRequesters{AppliedIndex: s.AppliedIndex(), Requesters: []trust.RequesterRecord{q}}
+	})
 }
 
 func apiProposal(s *trust.State, p trust.Proposal) APIProposal {

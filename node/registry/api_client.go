@@ -390,6 +390,19 @@ func one[T any](err error, what, id string, got []T) (T, error) {
 	return got[0], nil
 }
 
+// Requesters is GET /v1/registry/requesters.
+func (c *APIClient) Requesters(ctx context.Context) (APIRequesters, error) {
+	var out APIRequesters
+	return out, c.get(ctx, PathRequesters, &out)
+}
+
+// Requester is GET /v1/registry/requesters/{id}.
+func (c *APIClient) Requester(ctx context.Context, id string) (trust.RequesterRecord, error) {
+	var out APIRequesters
+	err := c.get(ctx, PathRequesters+"/"+url.PathEscape(id), &out)
+	return one(err, "requester", id, out.Requesters)
+}
+
 // Nodes is GET /v1/registry/nodes.
 func (c *APIClient) Nodes(ctx context.Context) (APINodes, error) {
 	var out APINodes

@@ -126,6 +126,13 @@ type APIKeys struct {
 	Keys         []trust.Key `json:"keys"`
 }
 
+// APIRequesters is GET /v1/registry/requesters and
+// /v1/registry/requesters/{id}.
+type APIRequesters struct {
+	AppliedIndex uint64                  `json:"appliedIndex"`
+	Requesters   []trust.RequesterRecord `json:"requesters"`
+}
+
 // APINodes is GET /v1/registry/nodes.
 type APINodes struct {
 	AppliedIndex uint64       `json:"appliedIndex"`

@@ -83,7 +83,10 @@
 //     key may be used with.
 //   - use "sig", REQUIRED.
 //   - member, a private JWK parameter (RFC 7517 §4), REQUIRED: the ISO
-//     3166-1 alpha-2 code of the owning member ("TJ").
+//     3166-1 alpha-2 code of the owning member ("TJ"), or for a
+//     requester's key (SPEC §11.1) the requester id ("INT-UNHCR"). Which
+//     keys verify what is the trust view's decision: the registry keeps
+//     requester keys apart from member keys.
 //   - kid = member + ":" + the first 16 characters of the base64url
 //     RFC 7638 SHA-256 thumbprint of the public key, e.g.
 //     "TJ:3f7ZqK1x0mB9aC2d"; a JWK whose kid is not the one derived from

@@ -49,7 +49,8 @@ func jwkErrorf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidJWK}, args...)...)
 }
 
-// Key is a public signing key of a member, as the trust view knows it.
+// Key is a public signing key of a member, as the trust view knows it, or
+// of a requester (SPEC §11.1; Member is then the requester id).
 // Public is an *ecdsa.PublicKey on P-256 when Alg is ES256, or an
 // ed25519.PublicKey when Alg is EdDSA.
 type Key struct {
@@ -67,12 +68,12 @@ type KeyLookup interface {
 	LookupKey(kid string) (Key, bool)
 }
 
-// checkKey checks that k is a usable key of the profile: a member code, a
-// known alg with key material of the matching type, use "sig" and the kid
+// checkKey checks that k is a usable key of the profile: a member code (or
+// a requester id, SPEC §11.1), a known alg with key material of the matching type, use "sig" and the kid
 // derived from the key (SPEC §2).
 func checkKey(k Key) error {
 	if !validMember(k.Member) {
-		return jwkErrorf("member %q is not an ISO 3166-1 alpha-2 code", k.Member)
+		return jwkErrorf("member %q is not an ISO 3166-1 alpha-2 code nor a requester id", k.Member)
 	}
 	if k.Use != UseSig {
 		return jwkErrorf("use %q: must be %q", k.Use, UseSig)
@@ -128,8 +129,14 @@ func algForPublic(pub crypto.PublicKey) (string, error) {
 	return "", fmt.Errorf("key type %T is not EC P-256 or Ed25519", pub)
 }
 
+// validMember reports whether m may be a key's "member": a member's ISO
+// 3166-1 alpha-2 code, or a requester id (SPEC §11.1: a requester's keys
+// carry its id, such as INT-UNHCR). The two forms never overlap (a
+// requester id has a "-"), and which keys verify what is the trust view's
+// decision, not the JWK's: the registry keeps requester keys apart from
+// member keys (REGISTRY.md §2.1).
 func validMember(m string) bool {
-	return len(m) == 2 && m[0] >= 'A' && m[0] <= 'Z' && m[1] >= 'A' && m[1] <= 'Z'
+	return protocol.IsMemberID(m) || protocol.IsRequesterID(m)
 }
 
 // kidFor derives the kid of a public key (SPEC §2): the member code, ":",
@@ -251,7 +258,7 @@ func parseJWK(data []byte, private bool) (Key, crypto.Signer, error) {
 		return Key{}, nil, jwkErrorf("member \"d\" is missing from a private key")
 	}
 	if !validMember(f.member) {
-		return Key{}, nil, jwkErrorf("member %q is not an ISO 3166-1 alpha-2 code", f.member)
+		return Key{}, nil, jwkErrorf("member %q is not an ISO 3166-1 alpha-2 code nor a requester id", f.member)
 	}
 	if f.use != UseSig {
 		return Key{}, nil, jwkErrorf("use %q: must be %q", f.use, UseSig)

@@ -311,3 +311,54 @@ func TestJWKErrorsCarryNoProblemCode(t *testing.T) {
 		assert.Equal(t, protocol.Code(""), protocol.CodeOf(err))
 	}
 }
+
+// TestRequesterKeys is SPEC §11.1: a requester's key carries the
+// requester id as its "member" and "<id>:<thumbprint>" as its kid; the
+// member-key rules are unchanged (a requester id is never a member code,
+// a kid must still be derived from its own member), and an id of any other
+// form is refused.
+func TestRequesterKeys(t *testing.T) {
+	for _, id := range []string{"INT-UNHCR", "KG-BORDER", "INT-IOM-KG-1"} {
+		for _, alg := range []string{jws.AlgES256, jws.AlgEdDSA} {
+			s, err := jws.GenerateKey(id, alg)
+			require.NoError(t, err, id)
+			require.True(t, strings.HasPrefix(s.Kid(), id+":"), s.Kid())
+			raw, err := jws.MarshalPublicJWK(s.Public())
+			require.NoError(t, err)
+			k, err := jws.ParsePublicJWK(raw)
+			require.NoError(t, err)
+			assert.Equal(t, id, k.Member)
+			assert.Equal(t, s.Kid(), k.Kid)
+			tok, err := s.Sign(protocol.TypQuery, []byte(`{}`))
+			require.NoError(t, err)
+			set, err := jws.NewKeySet(k)
+			require.NoError(t, err)
+			_, err = jws.Verify(tok, set, jws.Options{Typ: protocol.TypQuery})
+			require.NoError(t, err)
+		}
+	}
+	s, err := jws.GenerateKey("INT-UNHCR", jws.AlgES256)
+	require.NoError(t, err)
+	good := s.Public()
+	for name, k := range map[string]jws.Key{
+		// The kid binds the member: the same key under a member code, or
+		// another requester, or a member's kid under the requester id,
+		// is refused.
+		"kid-of-requester-member-code": {Kid: good.Kid, Member: "TJ", Alg: good.Alg, Use: "sig", Public: good.Public},
+		"kid-of-requester-other-id":    {Kid: good.Kid, Member: "INT-IOM", Alg: good.Alg, Use: "sig", Public: good.Public},
+		"member-kid-requester-member":  {Kid: "TJ:" + strings.SplitN(good.Kid, ":", 2)[1], Member: "INT-UNHCR", Alg: good.Alg, Use: "sig", Public: good.Public},
+		"member-INT":                   {Kid: good.Kid, Member: "INT", Alg: good.Alg, Use: "sig", Public: good.Public},
+		"member-lower-case":            {Kid: good.Kid, Member: "int-unhcr", Alg: good.Alg, Use: "sig", Public: good.Public},
+		"member-three-letters":         {Kid: good.Kid, Member: "INX-UNHCR", Alg: good.Alg, Use: "sig", Public: good.Public},
+		"member-too-long":              {Kid: good.Kid, Member: "INT-" + strings.Repeat("A", 61), Alg: good.Alg, Use: "sig", Public: good.Public},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := jws.NewKeySet(k)
+			assert.ErrorIs(t, err, jws.ErrInvalidJWK)
+		})
+	}
+	for _, bad := range []string{"INT", "INT-", "int-unhcr", "KG-BORDER-", "XYZ-A"} {
+		_, err := jws.GenerateKey(bad, jws.AlgES256)
+		assert.Error(t, err, bad)
+	}
+}

@@ -57,7 +57,7 @@ func NewSigner(member string, priv crypto.Signer) (*Signer, error) {
 // (AlgES256 or AlgEdDSA).
 func GenerateKey(member, alg string) (*Signer, error) {
 	if !validMember(member) {
-		return nil, fmt.Errorf("jws: member %q is not an ISO 3166-1 alpha-2 code", member)
+		return nil, fmt.Errorf("jws: member %q is not an ISO 3166-1 alpha-2 code nor a requester id", member)
 	}
 	var priv crypto.Signer
 	var err error

@@ -294,7 +294,8 @@ func (r *run) steps() (*content, Outcome, *RejectedError) {
 
 	// Network path: distinct approving members.
 	members := distinctMembers(signers)
-	need := pol.Thresholds[cmd.Type].Required(s.c.activeMembers())
+	th, _ := pol.Threshold(cmd.Type)
+	need := th.Required(s.c.activeMembers())
 	x.via, x.addedBy = ViaNetwork, kidsOf(signers)
 	if len(members) >= need {
 		if rej := args.execute(x); rej != nil {

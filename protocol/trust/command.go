@@ -67,10 +67,25 @@ var commandSpecs = map[string]commandSpec{
 	CmdSchemaPublish:   {classNetwork, func() commandArgs { return new(SchemaPublishArgs) }},
 	CmdPolicyChange:    {classNetwork, func() commandArgs { return new(PolicyChangeArgs) }},
 	CmdProposalApprove: {classSelf, func() commandArgs { return new(ApproveArgs) }},
+
+	CmdRequesterRegister:  {classNetwork, func() commandArgs { return new(RequesterRegisterArgs) }},
+	CmdRequesterUpdate:    {classNetwork, func() commandArgs { return new(RequesterUpdateArgs) }},
+	CmdRequesterSuspend:   {classNetwork, func() commandArgs { return new(RequesterSuspendArgs) }},
+	CmdRequesterReinstate: {classNetwork, func() commandArgs { return new(RequesterReinstateArgs) }},
+}
+
+// optionalThresholds are the network types a policy may leave out, with
+// the type whose threshold they then use (REGISTRY.md §2, "thresholds"):
+// the requester commands, added after the first networks were founded.
+var optionalThresholds = map[string]string{
+	CmdRequesterRegister:  CmdMemberAdmit,
+	CmdRequesterUpdate:    CmdMemberAdmit,
+	CmdRequesterReinstate: CmdMemberAdmit,
+	CmdRequesterSuspend:   CmdMemberSuspend,
 }
 
 // NetworkCommandTypes returns the types that need a threshold (network and
-// self-or-network classes): the keys a policy's thresholds must have.
+// self-or-network classes), the optional requester types included.
 func NetworkCommandTypes() []string {
 	var out []string
 	for typ, s := range commandSpecs {
@@ -79,6 +94,19 @@ func NetworkCommandTypes() []string {
 		}
 	}
 	return sortedStrings(out)
+}
+
+// RequiredThresholdTypes returns the types a policy's thresholds must
+// have: NetworkCommandTypes without the optional requester types
+// (REGISTRY.md §2). DefaultPolicy sets exactly these.
+func RequiredThresholdTypes() []string {
+	var out []string
+	for _, typ := range NetworkCommandTypes() {
+		if _, opt := optionalThresholds[typ]; !opt {
+			out = append(out, typ)
+		}
+	}
+	return out
 }
 
 // Command is the payload of a crvs-registry-cmd+jws (REGISTRY.md §4).

@@ -16,6 +16,7 @@ func FuzzApply(f *testing.F) {
 	f.Add(n.Sign(suspend(n, "TJ", "KZ"), n.Gov("TJ")...))
 	f.Add(n.Endorsements()[0])
 	f.Add([]byte("a.b.c\nd.e.f"))
+	f.Add(register(n, n.RequesterSpec("INT-UNHCR", n.RequesterKey("INT-UNHCR"))))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		next, res, err := trust.Apply(s, trust.Entry{Index: 1, Time: n.Now, Data: data})
 		if err != nil {
@@ -40,6 +41,13 @@ func FuzzRestoreSnapshot(f *testing.F) {
 	}
 	f.Add(snap)
 	f.Add([]byte(`{"body":{},"sha256":""}`))
+	withRequester := n.MustApply(n.State(), n.Sign(n.Command(trust.CmdRequesterRegister, "TJ",
+		trust.RequesterRegisterArgs{Requester: n.RequesterSpec("INT-UNHCR", n.RequesterKey("INT-UNHCR"))}), n.Gov("TJ", "TR")...), trust.OutcomeAccepted)
+	snap, err = trust.MarshalSnapshot(withRequester)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(snap)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := trust.RestoreSnapshot(data, n.Genesis)
 		if err != nil {

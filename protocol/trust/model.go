@@ -181,6 +181,20 @@ type Policy struct {
 	AdmissionRequiresCertificate bool                 `json:"admissionRequiresCertificate,omitempty"`
 }
 
+// Threshold returns the threshold of a network command type: its own, or
+// for a requester type the policy leaves out, that of member.admit
+// (member.suspend for requester.suspend), REGISTRY.md §2.
+func (p Policy) Threshold(typ string) (Threshold, bool) {
+	if th, ok := p.Thresholds[typ]; ok {
+		return th, true
+	}
+	if base, ok := optionalThresholds[typ]; ok {
+		th, ok := p.Thresholds[base]
+		return th, ok
+	}
+	return Threshold{}, false
+}
+
 // Validate checks the policy's own rules.
 func (p Policy) Validate() error {
 	if len(p.Algorithms) == 0 || !slices.Contains(p.Algorithms, jws.AlgES256) {
@@ -206,7 +220,7 @@ func (p Policy) Validate() error {
 		}
 	}
 	for typ, spec := range commandSpecs {
-		if spec.class != classSelf {
+		if _, optional := optionalThresholds[typ]; spec.class != classSelf && !optional {
 			if _, ok := p.Thresholds[typ]; !ok {
 				return fmt.Errorf("policy: no threshold for network command type %q", typ)
 			}

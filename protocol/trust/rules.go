@@ -246,6 +246,12 @@ func (a *NodeRegisterArgs) execute(x *execution) *RejectedError {
 			return Rejectf(ReasonConflict, "TLS key pin belongs to node %s", n.ID)
 		}
 	}
+	// > REGISTRY.md §7.1: a node may not take a requester's id or pin.
+	for _, r := range x.next.Requesters {
+		if r.ID == ns.ID || r.TLSSPKISHA256 == ns.TLSSPKISHA256 {
+			return Rejectf(ReasonConflict, "id or TLS key pin belongs to requester %s", r.ID)
+		}
+	}
 	role := RoleNonvoter
 	if old, ok := x.next.Nodes[ns.ID]; ok {
 		role = old.Role
@@ -403,10 +409,19 @@ func (a *KeyRevokeArgs) check(*Command) error {
 }
 func (a *KeyRevokeArgs) introduced() []KeySpec { return nil }
 func (a *KeyRevokeArgs) subject(x *execution) (string, *RejectedError) {
+	// > REGISTRY.md §7.1: key.revoke applies to requester keys too; the
+	// > subject is then the requester, never the issuing member, so the
+	// > network decides.
+	if r, _, ok := x.next.requesterKeyOf(a.Kid); ok {
+		return r.ID, nil
+	}
 	k, rej := x.keyOf(a.Kid)
 	return k.Member, rej
 }
 func (a *KeyRevokeArgs) execute(x *execution) *RejectedError {
+	if r, i, ok := x.next.requesterKeyOf(a.Kid); ok {
+		return x.revokeRequesterKey(r, i, a)
+	}
 	if a.Reason == RevokeRetired {
 		return x.retire(a.Kid)
 	}
@@ -594,7 +609,8 @@ func (a *ApproveArgs) execute(x *execution) *RejectedError {
 			counted = append(counted, ap.Kid)
 		}
 	}
-	need := x.next.Policy.Thresholds[p.Type].Required(x.next.activeMembers())
+	th, _ := x.next.Policy.Threshold(p.Type)
+	need := th.Required(x.next.activeMembers())
 	if len(counted) < need {
 		x.next.Proposals[p.ID] = p
 		x.approveOutcome = OutcomeApproved

@@ -121,6 +121,9 @@ func RestoreSnapshot(data []byte, g *Genesis) (*State, error) {
 			return nil, Corruptf("node %q is inconsistent", id)
 		}
 	}
+	if err := restoreRequesters(c); err != nil {
+		return nil, err
+	}
 	s := &State{genesisHash: b.GenesisHash, appliedIndex: b.AppliedIndex, consensusTime: b.ConsensusTime,
 		c: c, usedIDs: b.UsedIDs, rejections: b.Rejections}
 	if len(s.rejections) == 0 {

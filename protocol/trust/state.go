@@ -21,6 +21,10 @@ type content struct {
 	Schemas      map[string]SchemaBundle `json:"schemas"`
 	Policy       Policy                  `json:"policy"`
 	Proposals    map[string]Proposal     `json:"proposals"`
+	// Requesters is omitted when empty (REGISTRY.md §2): a state without
+	// requesters encodes and hashes exactly as before they existed. It may
+	// be nil; write to it only through execution.putRequester.
+	Requesters map[string]RequesterRecord `json:"requesters,omitempty"`
 }
 
 // clone copies the maps; the values are never modified in place (slices in
@@ -34,6 +38,7 @@ func (c *content) clone() *content {
 		Schemas:      maps.Clone(c.Schemas),
 		Policy:       c.Policy,
 		Proposals:    maps.Clone(c.Proposals),
+		Requesters:   maps.Clone(c.Requesters),
 	}
 }
 
@@ -96,8 +101,9 @@ func (s *State) ConsensusTime() Timestamp { return s.consensusTime }
 func (s *State) ChainHead() string { return hex.EncodeToString(s.chainHead[:]) }
 
 // Hash returns the SHA-256 (hex) of the canonical encoding of the content:
-// members, keys, nodes, certificates, schemas, policy and open proposals. A
-// rejected command never changes it.
+// members, keys, nodes, certificates, schemas, policy, open proposals and
+// requesters (omitted when there are none, REGISTRY.md §2). A rejected
+// command never changes it.
 func (s *State) Hash() string { return hex.EncodeToString(s.contentHash[:]) }
 
 // Policy returns the policy in force.
@@ -145,6 +151,15 @@ func (s *State) Schemas() []SchemaBundle { return sortedValues(s.c.Schemas) }
 // Proposals returns the open proposals, sorted by id.
 func (s *State) Proposals() []Proposal { return sortedValues(s.c.Proposals) }
 
+// Requester returns a requester by id (REGISTRY.md §2.1).
+func (s *State) Requester(id string) (RequesterRecord, bool) {
+	r, ok := s.c.Requesters[id]
+	return r, ok
+}
+
+// Requesters returns every requester, sorted by id.
+func (s *State) Requesters() []RequesterRecord { return sortedValues(s.c.Requesters) }
+
 // UsedID reports whether a command id was burnt, and by which entry.
 func (s *State) UsedID(id string) (index uint64, used bool) {
 	index, used = s.usedIDs[id]
@@ -156,7 +171,7 @@ func (s *State) Rejections() []RejectionRecord { return slices.Clone(s.rejection
 
 // RequiredApprovals returns the approvals a network command type needs now.
 func (s *State) RequiredApprovals(typ string) (int, bool) {
-	th, ok := s.c.Policy.Thresholds[typ]
+	th, ok := s.c.Policy.Threshold(typ)
 	if !ok {
 		return 0, false
 	}

@@ -9,7 +9,9 @@ import (
 
 // View is the verifier's immutable view of the registry (REGISTRY.md
 // §10): kid → key with its role, status, validity interval and its member's
-// status history; and the nodes by id and by TLS pin. The shell builds one
+// status history; the nodes by id and by TLS pin; and, apart from the
+// member keys, the requesters by id and by TLS pin with their keys
+// (REGISTRY.md §2.1: RequesterKeys, RequesterKeyValidAt). The shell builds one
 // after each apply and publishes it with atomic.Pointer.Store; readers Load
 // it and never block on Raft. All methods are safe for concurrent use and
 // LookupKey does not allocate.
@@ -18,6 +20,9 @@ type View struct {
 	nodes         map[string]Node
 	nodesByPin    map[string]string
 	members       map[string]string // member → current status
+	requesters    map[string]Requester
+	reqByPin      map[string]string // pin → requester id
+	reqKeys       requesterKeyLookup
 	genesisHash   string
 	appliedIndex  uint64
 	consensusTime Timestamp
@@ -33,6 +38,40 @@ type viewKey struct {
 	retiredAt        Timestamp
 	compromisedSince Timestamp
 	member           []StatusChange
+}
+
+// Requester is a requester (REGISTRY.md §2.1) as the trust view gives it to
+// the query path: who it is, its client TLS pin, its scope, its rate limit
+// and its current status. Its slices must not be modified.
+type Requester struct {
+	ID, Name, OrganizationType  string
+	TLSSPKISHA256               string
+	Countries, Questions, Bases []string
+	RatePerMinute, RateBurst    int
+	Status                      string // StatusActive or StatusSuspended
+	RegisteredAt                Timestamp
+}
+
+type viewRequesterKey struct {
+	key              jws.Key
+	status           string
+	notBefore        Timestamp
+	notAfter         Timestamp
+	retiredAt        Timestamp
+	compromisedSince Timestamp
+	registeredAt     Timestamp // of the requester
+}
+
+// requesterKeyLookup is the jws.KeyLookup over requester keys only. A map
+// is pointer-shaped, so it converts to the interface without allocating.
+type requesterKeyLookup map[string]*viewRequesterKey
+
+func (l requesterKeyLookup) LookupKey(kid string) (jws.Key, bool) {
+	e, ok := l[kid]
+	if !ok {
+		return jws.Key{}, false
+	}
+	return e.key, true
 }
 
 // KeyInfo describes a key in a trust view.
@@ -53,6 +92,9 @@ func NewView(s *State) *View {
 		nodes:         make(map[string]Node, len(s.c.Nodes)),
 		nodesByPin:    make(map[string]string, len(s.c.Nodes)),
 		members:       make(map[string]string, len(s.c.Members)),
+		requesters:    make(map[string]Requester, len(s.c.Requesters)),
+		reqByPin:      make(map[string]string, len(s.c.Requesters)),
+		reqKeys:       requesterKeyLookup{},
 		genesisHash:   s.genesisHash,
 		appliedIndex:  s.appliedIndex,
 		consensusTime: s.consensusTime,
@@ -70,7 +112,62 @@ func NewView(s *State) *View {
 		v.nodes[id] = n
 		v.nodesByPin[n.TLSSPKISHA256] = id
 	}
+	for id, r := range s.c.Requesters {
+		v.requesters[id] = Requester{ID: r.ID, Name: r.Name, OrganizationType: r.OrganizationType, TLSSPKISHA256: r.TLSSPKISHA256,
+			Countries: r.Countries, Questions: r.Questions, Bases: r.Bases, RatePerMinute: r.Rate.PerMinute, RateBurst: r.Rate.Burst,
+			Status: r.Status, RegisteredAt: r.RegisteredAt}
+		v.reqByPin[r.TLSSPKISHA256] = id
+		for _, k := range r.Keys {
+			v.reqKeys[k.Kid] = &viewRequesterKey{key: k.pub, status: k.Status, notBefore: k.NotBefore, notAfter: k.NotAfter,
+				retiredAt: k.RetiredAt, compromisedSince: k.CompromisedSince, registeredAt: r.RegisteredAt}
+		}
+	}
 	return v
+}
+
+// Requester returns a registered requester by id, whatever its status
+// (REGISTRY.md §10).
+func (v *View) Requester(id string) (Requester, bool) { r, ok := v.requesters[id]; return r, ok }
+
+// RequesterByPin returns the requester whose client TLS key has this SPKI
+// SHA-256 (64 lower-case hex), whatever its status: who an mTLS client of
+// POST /v1/queries is (SPEC §11.2 step 2).
+func (v *View) RequesterByPin(spkiSHA256 string) (Requester, bool) {
+	id, ok := v.reqByPin[spkiSHA256]
+	if !ok {
+		return Requester{}, false
+	}
+	return v.requesters[id], true
+}
+
+// RequesterKeys is a jws.KeyLookup over requester signing keys only
+// (REGISTRY.md §2.1, SPEC §11.1): every requester key whatever its status,
+// and no member key, so that a query signed by a member key is
+// KEY_UNKNOWN. Check the key with RequesterKeyValidAt after verifying.
+// Its LookupKey does not allocate.
+func (v *View) RequesterKeys() jws.KeyLookup { return v.reqKeys }
+
+// RequesterKeyValidAt reports whether the requester key kid could sign a
+// query created at t (REGISTRY.md §10): notBefore ≤ t < notAfter, not
+// retired at or before t, before the compromise if revoked as
+// compromised, and its requester registered at or before t. It returns
+// nil, or a *protocol.Error with KEY_UNKNOWN (not a requester key) or
+// KEY_NOT_VALID. It does not look at the requester's current status: the
+// caller checks that (REQUESTER_SUSPENDED).
+func (v *View) RequesterKeyValidAt(kid string, t time.Time) error {
+	e, ok := v.reqKeys[kid]
+	if !ok {
+		return protocol.Errorf(protocol.CodeKeyUnknown, "key %q is not a requester key in this node's trust view", kid)
+	}
+	ts := TimestampOf(t)
+	k := Key{Kid: kid, NotBefore: e.notBefore, NotAfter: e.notAfter, Status: e.status, RetiredAt: e.retiredAt, CompromisedSince: e.compromisedSince}
+	if err := k.validAt(ts); err != nil {
+		return protocol.Errorf(protocol.CodeKeyNotValid, "%w; the query was created at %s", err, ts)
+	}
+	if ts < e.registeredAt {
+		return protocol.Errorf(protocol.CodeKeyNotValid, "requester %s was not registered at %s (registered %s)", e.key.Member, ts, e.registeredAt)
+	}
+	return nil
 }
 
 // LookupKey implements jws.KeyLookup for messages: it returns signing keys

@@ -278,3 +278,34 @@ func TLSKey(tb testing.TB) (*ecdsa.PrivateKey, []byte) {
 	}
 	return k, der
 }
+
+// RequesterKey generates a signing key of a requester (SPEC §11.1): its
+// JWK's member is the requester id, its kid "<id>:<thumbprint>".
+func (n *Network) RequesterKey(id string) *jws.Signer { return n.mustKey(id, jws.AlgES256) }
+
+// RequesterKeySpec returns the spec of a requester key valid from
+// notBefore for KeyLifetime.
+func (n *Network) RequesterKeySpec(s *jws.Signer, notBefore trust.Timestamp) trust.RequesterKeySpec {
+	ks := n.spec(s, trust.RoleSigning, notBefore)
+	return trust.RequesterKeySpec{JWK: ks.JWK, NotBefore: ks.NotBefore, NotAfter: ks.NotAfter}
+}
+
+// RequesterPin is the test pin of a requester's client TLS key.
+func RequesterPin(id string) string { return hexSum("tls:requester:" + id) }
+
+// RequesterSpec returns a valid spec of requester id with the given keys
+// (valid from an hour before n.Now): a humanitarian agency that may ask
+// every member of the network whether a person is registered and their
+// vital status, on consent or vital interest, 60 a minute, bursts of 10.
+func (n *Network) RequesterSpec(id string, keys ...*jws.Signer) trust.RequesterSpec {
+	rs := trust.RequesterSpec{ID: id, Name: "Requester " + id, OrganizationType: "humanitarian-un",
+		TLSSPKISHA256: RequesterPin(id), Questions: []string{"vital-status", "is-registered"},
+		Bases: []string{"vital-interest", "data-subject-consent"}, Rate: trust.Rate{PerMinute: 60, Burst: 10}}
+	for _, m := range n.Members {
+		rs.Countries = append(rs.Countries, m.ID)
+	}
+	for _, k := range keys {
+		rs.Keys = append(rs.Keys, n.RequesterKeySpec(k, n.Now-3600))
+	}
+	return rs
+}
