@@ -282,7 +282,7 @@ func TestBrokenBundles(t *testing.T) {
 		"wrong-id":           replace("death", `1.0.0/death.schema.json`, `1.0.0/deaths.schema.json`),
 		"not-json":           replace("receipt", `{`, `{{`),
 		"bad-pattern":        replace("common", `"^[A-Z]{2}-[A-Z0-9]{1,3}$"`, `"^(?=x)$"`),
-		"dispatch-not-if":    replace("message", `"if": {
+		"dispatch-not-if": replace("message", `"if": {
         "required": ["messageType"]`, `"iff": {
         "required": ["messageType"]`),
 		"bad-version-dir": func() fstest.MapFS {
