@@ -108,13 +108,23 @@ const (
 	CodeNotLeader        Code = "NOT_LEADER"        // a leader-only request reached a follower; the "leader" member says where to go
 )
 
+// Status queries (SPEC.md §11.2).
+const (
+	CodeRequesterSuspended Code = "REQUESTER_SUSPENDED"  // the requester is registered but not active
+	CodeQueryNotAuthorized Code = "QUERY_NOT_AUTHORIZED" // a country, question or consent basis outside the requester's scope
+	CodeRateLimited        Code = "RATE_LIMITED"         // over the requester's rate at this node, or refused as probing; 429 with Retry-After
+)
+
 // Status is the HTTP status a node answers with for a code.
 func (c Code) Status() int {
 	switch c {
 	case CodeTooLarge:
 		return 413
-	case CodeKeyUnknown, CodeKeyNotValid, CodeSignatureInvalid, CodeSenderMismatch, CodeKeyUse, CodeNodePinMismatch:
+	case CodeKeyUnknown, CodeKeyNotValid, CodeSignatureInvalid, CodeSenderMismatch, CodeKeyUse, CodeNodePinMismatch,
+		CodeRequesterSuspended, CodeQueryNotAuthorized:
 		return 403
+	case CodeRateLimited:
+		return 429
 	case CodeRecipientMismatch, CodeNotLeader:
 		return 421
 	case CodeUnauthorized:

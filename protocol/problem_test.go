@@ -85,3 +85,28 @@ func TestStorageFull(t *testing.T) {
 		t.Fatalf("a full receiver is retried, not a dead letter: %+v", e)
 	}
 }
+
+// TestQueryCodes: SPEC §7 and §11.2: REQUESTER_SUSPENDED and
+// QUERY_NOT_AUTHORIZED are 403, RATE_LIMITED is 429 and retryable.
+func TestQueryCodes(t *testing.T) {
+	for _, tc := range []struct {
+		code      Code
+		status    int
+		retryable bool
+	}{
+		{CodeRequesterSuspended, 403, false},
+		{CodeQueryNotAuthorized, 403, false},
+		{CodeRateLimited, 429, true},
+	} {
+		t.Run(string(tc.code), func(t *testing.T) {
+			p := ProblemFor(&Error{Code: tc.code})
+			if p.Status != tc.status || p.Title != http.StatusText(tc.status) {
+				t.Fatalf("%+v", p)
+			}
+			b, _ := json.Marshal(p)
+			if e := DecodeProblem("TJ-MOJ-CRVS", p.Status, ProblemContentType, b); e.Retryable() != tc.retryable {
+				t.Fatalf("retryable %v, want %v", e.Retryable(), tc.retryable)
+			}
+		})
+	}
+}

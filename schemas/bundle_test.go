@@ -282,7 +282,9 @@ func TestBrokenBundles(t *testing.T) {
 		"wrong-id":           replace("death", `1.0.0/death.schema.json`, `1.0.0/deaths.schema.json`),
 		"not-json":           replace("receipt", `{`, `{{`),
 		"bad-pattern":        replace("common", `"^[A-Z]{2}-[A-Z0-9]{1,3}$"`, `"^(?=x)$"`),
-		"dispatch-not-if":    replace("message", `"if": {`, `"iff": {`),
+		"dispatch-not-if": replace("message", `"if": {
+        "required": ["messageType"]`, `"iff": {
+        "required": ["messageType"]`),
 		"bad-version-dir": func() fstest.MapFS {
 			f := good()
 			f["v1/x.schema.json"] = &fstest.MapFile{Data: []byte("{}")}
@@ -308,7 +310,7 @@ var publishedHashes = map[string]map[string]string{
 	"1.0.0": {
 		"adoption":            "f2caf0619844f6c544fb6f265f84966dce0fd903f1c8d1324a8b33b72c72625e",
 		"annulment":           "be8dbe389bb1aa6158debc932c7a400b637333da550ca9351a0b6143907a0e15",
-		"common":              "bd3985ce512ecaa83267a2927632d770db349fedd5ce047e7f85b9decc0c7c90",
+		"common":              "502f3b65969221816b6e160d809a92b1c4ee53eacf30753d54f032dd677ed2dd", // amended before release: senderEndpoint (CHANGELOG "Protocol")
 		"death":               "22c6a8a22302c8ab260e332a2cc6e7a89e478785b5ac460d144de7bd358e230e",
 		"divorce":             "3257f7a765ad96516bd0178f176a850562c3c8ac2b1f2371d9cdfde443ea3589",
 		"fetal-death":         "15d907c0a1e7fc2900fa29ca14a04593d6026eef6c7591968af5cfa5961c3a82",
@@ -316,7 +318,7 @@ var publishedHashes = map[string]map[string]string{
 		"legitimation":        "5a2b2393238f3f2d2eb6c3a6371836e27d01033d089cce13db7699c6d6e9fe0f",
 		"live-birth":          "9bbf9d90d5c0c1ad9d84f8cdaef1e2f9d76cd00da306a14308e8e7f7c7e70d81",
 		"marriage":            "e9e28a066566f571b9c46ca47ba8c15e256f614cf8cd0bd7c9e4f790e7cbfedf",
-		"message":             "4aea56c54d6ba827506bed757a56e1699cc8e083486f9bf2cc63f9fbe1589797",
+		"message":             "def99d4f629abdde35f4a8dc86bf89dd0c016e2d4309859db26422a173d8098f", // amended before release: an INT- sender has no country (CHANGELOG "Protocol")
 		"receipt":             "e995bf9aa80209a028a35afccda0b6a7b9266bbd79c5ff46a9463391961a1272",
 		"recognition":         "def532a50e435b519ec4ce8c2654b06ebef91d4485447213a2405f55958f67a9",
 		"record-cancellation": "26ac2b873a60776d879932170b03481c9180798f4bcfe2f8edc744e54fb9264e",

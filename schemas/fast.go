@@ -18,13 +18,14 @@ package schemas
 //
 // A discriminator conditional is an allOf entry of the form
 //
-//	{"if": {"required": [K…], "properties": {K: {"const": v} | {"enum": [v…]}}},
+//	{"if": {"required": [K…], "properties": {K: {"const": v} | {"enum": [v…]} | {"pattern": p}}},
 //	 "then": S1, "else": S2}
 //
 // with string, boolean or null values. Go decides the `if` exactly as
 // gojsonschema does (an object: every required member present and every
-// listed member that is present equal to an allowed value; anything else
-// than an object: vacuously true) and validates the node against S1 or S2,
+// listed member that is present equal to an allowed value, or, for a
+// pattern, either not a string or a string the RE2 pattern matches;
+// anything else than an object: vacuously true) and validates the node against S1 or S2,
 // each compiled from the published text with the exact schemas. Nothing is
 // weakened: a conditional leaves the fast schema only together with the Go
 // rule that enforces it.
@@ -200,8 +201,18 @@ func (s *simpleSchema) holds(v any) bool {
 }
 
 type keyMatch struct {
-	key    string
-	values []any // string, bool or nil
+	key     string
+	values  []any          // string, bool or nil
+	pattern *regexp.Regexp // instead of values: a pattern, which only strings can fail
+}
+
+// matches decides one member of the `if` as gojsonschema does.
+func (km keyMatch) matches(x any) bool {
+	if km.pattern != nil {
+		s, isStr := x.(string)
+		return !isStr || km.pattern.MatchString(s)
+	}
+	return slices.ContainsFunc(km.values, func(want any) bool { return scalarEqual(x, want) })
 }
 
 // cond evaluates the rule's `if` on a node, as gojsonschema does.
@@ -220,7 +231,7 @@ func (r *rule) cond(v any) bool {
 		if !ok {
 			continue
 		}
-		if !slices.ContainsFunc(km.values, func(want any) bool { return scalarEqual(x, want) }) {
+		if !km.matches(x) {
 			return false
 		}
 	}
@@ -303,6 +314,13 @@ func parseRule(entry any) (r *rule, thenSchema, elseSchema any, ok bool) {
 					values = []any{c}
 				} else if e, has := p["enum"].([]any); has {
 					values = e
+				} else if pat, has := p["pattern"].(string); has {
+					re, err := regexp.Compile(pat)
+					if err != nil {
+						return nil, nil, nil, false
+					}
+					r.match = append(r.match, keyMatch{key: key, pattern: re})
+					continue
 				} else {
 					return nil, nil, nil, false
 				}

@@ -159,3 +159,38 @@ func TestSimpleBranchesAgreeWithGojsonschema(t *testing.T) {
 		}
 	}
 }
+
+// TestSenderCountryRuleInGo: the sender's conditional (SPEC §1, §4: an
+// INT- sender has no country, every other sender has one) is a pattern
+// discriminator, hoisted out of the fast schema and decided in Go.
+func TestSenderCountryRuleInGo(t *testing.T) {
+	var found *rule
+	for _, r := range Default().latest.rules {
+		for _, km := range r.match {
+			if km.key == "nodeId" && km.pattern != nil && km.pattern.String() == "^INT-" {
+				found = r
+			}
+		}
+	}
+	if found == nil {
+		t.Fatal("the sender's ^INT- conditional is not hoisted into Go")
+	}
+	for _, tc := range []struct {
+		name   string
+		sender any
+		holds  bool
+	}{
+		{"ok/int-without-country", map[string]any{"nodeId": "INT-UNHCR"}, true},
+		{"fail/int-with-country", map[string]any{"nodeId": "INT-UNHCR", "country": "TJ"}, false},
+		{"ok/member-with-country", map[string]any{"nodeId": "KG-BORDER", "country": "KG"}, true},
+		{"fail/member-without-country", map[string]any{"nodeId": "KG-BORDER"}, false},
+		{"fail/no-node-id-without-country", map[string]any{}, false},
+		{"ok/not-an-object", "INT-UNHCR", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := found.holds(tc.sender); got != tc.holds {
+				t.Fatalf("holds = %v, want %v", got, tc.holds)
+			}
+		})
+	}
+}

@@ -131,7 +131,16 @@ func discriminatorValues(v *Validator) map[string][]any {
 	out := make(map[string][]any)
 	for _, r := range v.latest.rules {
 		for _, km := range r.match {
-			for _, x := range km.values {
+			values := km.values
+			if km.pattern != nil {
+				// A pattern conditional (the sender's ^INT-): values on
+				// both sides of it, and a value of another type.
+				values = patternSamples[km.pattern.String()]
+				if len(values) == 0 {
+					panic("no samples for the conditional pattern " + km.pattern.String())
+				}
+			}
+			for _, x := range values {
 				if !slices.Contains(out[km.key], x) {
 					out[km.key] = append(out[km.key], x)
 				}
@@ -139,6 +148,12 @@ func discriminatorValues(v *Validator) map[string][]any {
 		}
 	}
 	return out
+}
+
+// patternSamples are the values the mutations try for a member a pattern
+// conditional looks at.
+var patternSamples = map[string][]any{
+	"^INT-": {"INT-UNHCR", "KG-BORDER", "INT", jsonNumber("7")},
 }
 
 type mutation struct {

@@ -20,7 +20,7 @@ var owners = map[string][]string{
 	"github.com/spf13/cobra":              {"github.com/ecrn/crvsx/cmd/crvsx"},
 	"github.com/spf13/pflag":              {"github.com/ecrn/crvsx/cmd/crvsx"},
 	"github.com/prometheus/client_golang": {"github.com/ecrn/crvsx/node/server"},
-	"golang.org/x/time":                   {"github.com/ecrn/crvsx/node/server", "github.com/ecrn/crvsx/node/exchange"},
+	"golang.org/x/time":                   {"github.com/ecrn/crvsx/node/server", "github.com/ecrn/crvsx/node/exchange", "github.com/ecrn/crvsx/node/query"},
 	"github.com/chromedp/chromedp":        {"github.com/ecrn/crvsx/node/console"},
 }
 

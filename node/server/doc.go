@@ -13,7 +13,7 @@
 // github.com/prometheus/client_golang. Its types are safe for concurrent use
 // once built.
 //
-// Imports: node/exchange and node/store (the types its handlers translate),
+// Imports: node/exchange, node/query and node/store (the types its handlers translate),
 // node/internal/httpio, node/pintls, protocol, and prometheus/client_golang
 // (this package is its only importer).
 package server

@@ -45,6 +45,8 @@ type Metrics struct {
 	CertExpiry     *prometheus.GaugeVec // seconds until notAfter of each active conformance certificate
 	StorageFull    prometheus.Gauge     // 1 while the store's volume is full (store DESIGN §6)
 	ClockOffset    prometheus.Gauge     // this node's clock minus its peers', seconds (exchange DESIGN §8)
+
+	queries queryMetrics // POST /v1/queries (query_metrics.go)
 }
 
 // NewMetrics builds the registry with the Go and process collectors and the

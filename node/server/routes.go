@@ -30,6 +30,11 @@ type Routes struct {
 	// Registry is the registry API, mounted under /v1/registry/ on the
 	// peer listener; its peer endpoints check the client key themselves.
 	Registry http.Handler
+	// Queries, if not nil, is POST /v1/queries (node/query, SPEC §11.2):
+	// it checks the mTLS client key against the query's requester itself;
+	// a member node's key is no requester's (NODE_PIN_MISMATCH), and the
+	// other routes keep refusing requesters (Peers knows nodes only).
+	Queries http.Handler
 	// Peers resolves the mTLS client of POST /v1/messages.
 	Peers PeerLookup
 	// Accepted, if not nil, is called after each POST /v1/messages (it
@@ -73,6 +78,9 @@ func (rt *Routes) Peer() http.Handler {
 		}
 	}
 	mux.Handle("POST /v1/messages", WithPeer(rt.Peers, post, refuse))
+	if rt.Queries != nil {
+		mux.Handle("POST /v1/queries", rt.Queries)
+	}
 	mux.Handle("/v1/registry/", rt.Registry)
 	mux.HandleFunc("/", rt.notFound)
 	return mux

@@ -21,7 +21,8 @@ const (
 
 func knownAuditKind(k string) bool {
 	switch k {
-	case AuditAccepted, AuditRejected, AuditEnqueued, AuditDelivered, AuditDead:
+	case AuditAccepted, AuditRejected, AuditEnqueued, AuditDelivered, AuditDead,
+		AuditQueryAnswered, AuditQueryRefused, AuditQueryProbing:
 		return true
 	}
 	return false

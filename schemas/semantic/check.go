@@ -613,8 +613,10 @@ func (c *checker) attestation(p map[string]any) {
 		c.add(CodeAttestationValidity, "/payload/validUntil", "the attestation expires before it is made")
 	}
 	issuer := str(obj(p["issuer"])["country"])
+	// A sender without a country (an international organisation's node,
+	// SPEC §1) attests no country's records: it is never the issuer.
 	sender := str(obj(c.doc["sender"])["country"])
-	if issuer != "" && sender != "" && issuer != sender {
+	if issuer != "" && issuer != sender {
 		c.add(CodeIssuerNotSender, "/payload/issuer/country", "a node attests only its own country's records: issuer %s, sender %s", issuer, sender)
 	}
 }

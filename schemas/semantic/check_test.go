@@ -29,6 +29,16 @@ func TestCheck(t *testing.T) {
 		{name: "ok/status-query", base: baseQuery},
 		{name: "ok/receipt", base: baseReceipt},
 
+		// SPEC §1, §4: an international organisation's node (INT-…) has
+		// no country; a query from one is judged like any other.
+		{name: "ok/status-query-from-int-sender-without-country", base: baseQuery,
+			edits: e(set("/sender", map[string]any{"nodeId": "INT-UNHCR"}), set("/payload/requester/organization", "INT-UNHCR"), set("/payload/requester/organizationType", "humanitarian-un"))},
+		// A node attests only its own country's records: a sender without a
+		// country (INT-…) is never the issuer.
+		{name: "fail/attestation-from-int-sender-without-country", base: baseAttestation,
+			edits: e(set("/sender", map[string]any{"nodeId": "INT-UNHCR"})),
+			want:  []string{"ATTESTATION_ISSUER_NOT_SENDER /payload/issuer/country"}},
+
 		// registration.registrationDate ≥ event.dateOfOccurrence, at the precision both have.
 		{name: "fail/registration-before-event", base: baseBirth,
 			edits: e(set("/payload/registration/registrationDate", "2024-03-13")),

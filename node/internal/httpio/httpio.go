@@ -47,7 +47,8 @@ func RequestID(ctx context.Context) string {
 // REGISTRY_STALE) is a state the node reports on /readyz and in its
 // metrics, which any client can ask about as often as it likes. Give it a
 // rate-limited logger (node/internal/ratelog) where strangers can call.
-// 503 and 507 answers carry Retry-After.
+// 503 and 507 answers carry Retry-After; so does a 429, with the value
+// the handler set before calling (its limiter knows when), else 1 second.
 func WriteProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	p := protocol.ProblemFor(err)
 	id := RequestID(r.Context())
@@ -75,6 +76,9 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	}
 	if p.Status == http.StatusServiceUnavailable || p.Status == http.StatusInsufficientStorage {
 		w.Header().Set("Retry-After", "5")
+	}
+	if p.Status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
 	}
 	WriteJSON(w, p.Status, protocol.ProblemContentType, p)
 }

@@ -79,6 +79,21 @@ func TestWriteProblem(t *testing.T) {
 			}
 		})
 	}
+	// SPEC §7, §11.2.5: RATE_LIMITED is a 429 with Retry-After: the
+	// handler's own value (its limiter knows when), else 1 second.
+	t.Run("rate-limited/429-keeps-handler-retry-after", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		rec.Header().Set("Retry-After", "7")
+		WriteProblem(rec, httptest.NewRequest("POST", "/v1/queries", nil), nil, protocol.Errorf(protocol.CodeRateLimited, "slow down"))
+		assert.Equal(t, 429, rec.Code)
+		assert.Equal(t, "7", rec.Header().Get("Retry-After"))
+		assert.Equal(t, protocol.CodeRateLimited, decode(t, rec).Code)
+	})
+	t.Run("rate-limited/429-default-retry-after", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		WriteProblem(rec, httptest.NewRequest("POST", "/v1/queries", nil), nil, protocol.Errorf(protocol.CodeRateLimited, "slow down"))
+		assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+	})
 	t.Run("instance/made-when-missing", func(t *testing.T) {
 		rec := httptest.NewRecorder()
 		WriteProblem(rec, httptest.NewRequest("GET", "/x", nil), nil, protocol.Errorf(protocol.CodeNotFound, "no"))
