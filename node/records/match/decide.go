@@ -204,7 +204,7 @@ func Match(subject Subject, candidates []Person) Result {
 		return Result{Outcome: InsufficientData, Reason: reasonUnderstated}
 	}
 	recs := make([]prepared, len(candidates))
-	names := nameSet{}
+	names := newNameBook()
 	for i, c := range candidates {
 		recs[i] = preparePerson(c)
 		names.addPerson(&recs[i])

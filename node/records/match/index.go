@@ -10,12 +10,12 @@ type Index struct {
 	byID   map[string][]int32 // identifier scheme|value → records
 	byName map[string][]int32 // token skeleton|birth year → records
 	years  []int              // the distinct birth years, for identifier-less probes without a year
-	names  nameSet            // every record's name keys (M2 "A name is not a typo of another")
+	names  *nameBook          // every record's name keys (M2 "A name is not a typo of another")
 }
 
 // NewIndex prepares every record's keys and files them.
 func NewIndex(people []Person) *Index {
-	idx := &Index{recs: make([]prepared, len(people)), byID: map[string][]int32{}, byName: map[string][]int32{}, names: nameSet{}}
+	idx := &Index{recs: make([]prepared, len(people)), byID: map[string][]int32{}, byName: map[string][]int32{}, names: newNameBook()}
 	seenYear := map[int]bool{}
 	for i, p := range people {
 		r := preparePerson(p)

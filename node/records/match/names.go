@@ -1,6 +1,9 @@
 package match
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Names as matching compares them (DESIGN.md M1 "Patronymics", "Order",
 // "Typos").
@@ -22,16 +25,16 @@ type pname struct{ toks []token }
 func prepareName(n Name) pname {
 	var p pname
 	if n.Given != "" || n.Family != "" || n.Patronymic != "" {
-		p.add(n.Given, false)
-		p.add(n.Family, false)
-		p.add(n.Patronymic, true)
+		p.add(n.Given, false, true)
+		p.add(n.Family, false, false)
+		p.add(n.Patronymic, true, false)
 		return p
 	}
-	p.add(n.Full, false)
+	p.add(n.Full, false, false)
 	return p
 }
 
-func (p *pname) add(s string, patro bool) {
+func (p *pname) add(s string, patro, given bool) {
 	ws := words(s)
 	for i, w := range ws {
 		t := keyOf(w)
@@ -42,6 +45,7 @@ func (p *pname) add(s string, patro bool) {
 			p.toks[len(p.toks)-1].patro = true
 			continue
 		}
+		t.given = given
 		if stem, ok := patronymicStem(t.key); ok || patro {
 			t.patro = true
 			if ok {
@@ -81,7 +85,7 @@ func tokenScore(a, b token) int {
 	if a.key == b.key {
 		return scoreExact
 	}
-	if a.known || b.known { // a name the registry holds is not a typo of another
+	if a.known && !slices.Contains(a.variants, b.key) && !genderForms(a.key, b.key) { // a name the registry holds is not a typo of another (M2)
 		return 0
 	}
 	if max(len(a.key), len(b.key)) >= 5 && withinOneEdit(a.key, b.key) {
@@ -263,33 +267,74 @@ func confusable(a, b rune) bool {
 	return false
 }
 
-// nameSet is the keys of every name token the records hold (their names
-// and their parents'), Arabic-script and patronymic tokens aside: the names
-// that exist, as against typos (M2 "A name is not a typo of another").
-type nameSet map[string]struct{}
+// nameBook is what the records teach about given names (M2 "A name is not
+// a typo of another"): the keys of the given names they hold (their own
+// and their parents', from the given-name part; Arabic-script tokens
+// aside), and the pairs of keys one edit apart that one record holds as two
+// spellings of its given name (Бахтиёр and its passport form Bakhtier),
+// which are one name.
+type nameBook struct {
+	given    map[string]struct{}
+	variants map[string][]string
+}
 
-func (ns nameSet) addPerson(r *prepared) {
+func newNameBook() *nameBook {
+	return &nameBook{given: map[string]struct{}{}, variants: map[string][]string{}}
+}
+
+func (nb *nameBook) addPerson(r *prepared) {
 	for _, group := range [][]pname{r.names, r.mother, r.father} {
 		for _, n := range group {
 			for _, t := range n.toks {
 				if !t.patro && !t.arabic {
-					ns[t.key] = struct{}{}
+					nb.given[t.key] = struct{}{}
+				}
+			}
+		}
+	}
+	for i, a := range r.names {
+		for _, b := range r.names[i+1:] {
+			for _, ta := range a.toks {
+				for _, tb := range b.toks {
+					if !ta.patro && !tb.patro && !ta.arabic && !tb.arabic && ta.key != tb.key && withinOneEdit(ta.key, tb.key) {
+						nb.addVariant(ta.key, tb.key)
+						nb.addVariant(tb.key, ta.key)
+					}
 				}
 			}
 		}
 	}
 }
 
-// mark sets known on the subject's tokens that are names in the set.
-func (ns nameSet) mark(s *prepared) {
+func (nb *nameBook) addVariant(a, b string) {
+	if !slices.Contains(nb.variants[a], b) {
+		nb.variants[a] = append(nb.variants[a], b)
+	}
+}
+
+// mark sets known (and variants) on the subject's tokens whose key is a
+// given name of the book.
+func (nb *nameBook) mark(s *prepared) {
 	for _, group := range [][]pname{s.names, s.mother, s.father} {
 		for _, n := range group {
 			for i := range n.toks {
 				t := &n.toks[i]
-				if _, ok := ns[t.key]; ok && !t.patro && !t.arabic {
-					t.known = true
+				if _, ok := nb.given[t.key]; ok && !t.patro && !t.arabic {
+					t.known, t.variants = true, nb.variants[t.key]
 				}
 			}
 		}
 	}
+}
+
+// genderForms reports whether a and b are the masculine and feminine forms
+// of one Russian-pattern family name (Юсупов/Юсупова, Исаев/Исаева,
+// Ильин/Ильина in key form: -uv/-uva, -av/-ava, -in/-ina): one name, which
+// sex tells apart.
+func genderForms(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return len(b) == len(a)+1 && b[len(a)] == 'a' && b[:len(a)] == a &&
+		(strings.HasSuffix(a, "uv") || strings.HasSuffix(a, "av") || strings.HasSuffix(a, "in"))
 }
