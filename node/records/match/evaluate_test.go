@@ -23,6 +23,18 @@ func TestTargetsOnGeneratedSet(t *testing.T) {
 	}
 }
 
+func TestWrongMatchNamesTheRecords(t *testing.T) {
+	ts := TestSet{People: []Person{{ID: "a"}, {ID: "b"}}}
+	q := Query{Kind: "derived", Truth: "b", Subject: Subject{BirthDate: d(1990, 0, 0)}}
+	w := wrongMatch(ts, q, Result{Outcome: UniqueMatch, PersonID: "a", Score: 7})
+	if w.Kind != "derived" || w.Matched.ID != "a" || w.Truth == nil || w.Truth.ID != "b" || w.Score != 7 || w.Subject.BirthDate.Year != 1990 {
+		t.Fatalf("%+v", w)
+	}
+	if w := wrongMatch(ts, Query{Kind: "absent-sibling"}, Result{PersonID: "b"}); w.Truth != nil || w.Matched.ID != "b" {
+		t.Fatalf("%+v", w)
+	}
+}
+
 func TestGenerateIsDeterministic(t *testing.T) {
 	a, _ := json.Marshal(Generate(7, 300))
 	b, _ := json.Marshal(Generate(7, 300))
