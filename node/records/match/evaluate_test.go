@@ -2,24 +2,30 @@ package match
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 )
 
 // TestTargetsOnGeneratedSet holds the matcher to DESIGN.md M4's targets on
-// the 10 000-record set: fewer than 1 wrong unique match per 10 000 queries,
-// and recall ≥ 0.95 on fully identified subjects.
+// the 10 000-record sets of seeds 1, 4, 5, 6 and 7: fewer than 1 wrong
+// unique match per 10 000 queries, and recall ≥ 0.95 on fully identified
+// subjects. cmd/crvsx's TestBenchMatch holds seeds 2, 3 and 8.
 func TestTargetsOnGeneratedSet(t *testing.T) {
 	if testing.Short() {
-		t.Skip("10 000 records")
+		t.Skip("5 × 10 000 records")
 	}
-	m := Evaluate(1, 10000)
-	out, _ := json.Marshal(m)
-	t.Logf("%s", out)
-	if m.WrongUniquePer10k >= 1 {
-		t.Errorf("wrong unique matches: %.2f per 10 000 queries (%v)", m.WrongUniquePer10k, m.WrongByKind)
-	}
-	if m.UniqueMatchRecall < 0.95 {
-		t.Errorf("unique-match recall on fully identified subjects: %.4f", m.UniqueMatchRecall)
+	for _, seed := range []uint64{1, 4, 5, 6, 7} {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			m := Evaluate(seed, 10000)
+			out, _ := json.Marshal(m)
+			t.Logf("%s", out)
+			if m.WrongUniquePer10k >= 1 {
+				t.Errorf("wrong unique matches: %.2f per 10 000 queries (%v): %+v", m.WrongUniquePer10k, m.WrongByKind, m.Wrong)
+			}
+			if m.UniqueMatchRecall < 0.95 {
+				t.Errorf("unique-match recall on fully identified subjects: %.4f", m.UniqueMatchRecall)
+			}
+		})
 	}
 }
 
