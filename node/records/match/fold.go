@@ -69,8 +69,7 @@ type token struct {
 	skel   string // consonant skeleton: blocking key and Arabic-script comparison
 	arabic bool   // written in Arabic script: compared on the skeleton only
 	patro  bool   // a patronymic; key is its stem
-	given  bool   // from the given-name part of a name
-	// known: a subject's token whose key is a given name some record holds,
+	// known: a subject's token whose key is a name some record holds,
 	// and variants the keys the records hold as other spellings of it (M2
 	// "A name is not a typo of another"); never set on a record's token.
 	known    bool

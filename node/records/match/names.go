@@ -25,16 +25,16 @@ type pname struct{ toks []token }
 func prepareName(n Name) pname {
 	var p pname
 	if n.Given != "" || n.Family != "" || n.Patronymic != "" {
-		p.add(n.Given, false, true)
-		p.add(n.Family, false, false)
-		p.add(n.Patronymic, true, false)
+		p.add(n.Given, false)
+		p.add(n.Family, false)
+		p.add(n.Patronymic, true)
 		return p
 	}
-	p.add(n.Full, false, false)
+	p.add(n.Full, false)
 	return p
 }
 
-func (p *pname) add(s string, patro, given bool) {
+func (p *pname) add(s string, patro bool) {
 	ws := words(s)
 	for i, w := range ws {
 		t := keyOf(w)
@@ -45,7 +45,6 @@ func (p *pname) add(s string, patro, given bool) {
 			p.toks[len(p.toks)-1].patro = true
 			continue
 		}
-		t.given = given
 		if stem, ok := patronymicStem(t.key); ok || patro {
 			t.patro = true
 			if ok {
@@ -267,19 +266,18 @@ func confusable(a, b rune) bool {
 	return false
 }
 
-// nameBook is what the records teach about given names (M2 "A name is not
-// a typo of another"): the keys of the given names they hold (their own
-// and their parents', from the given-name part; Arabic-script tokens
-// aside), and the pairs of keys one edit apart that one record holds as two
-// spellings of its given name (Бахтиёр and its passport form Bakhtier),
-// which are one name.
+// nameBook is what the records teach about names (M2 "A name is not a
+// typo of another"): the keys of the name tokens they hold (their own names
+// and their parents'; patronymics and Arabic-script tokens aside), and the
+// pairs of keys one edit apart that one record holds as two spellings of
+// one name (Бахтиёр and its passport form Bakhtier), which are one name.
 type nameBook struct {
-	given    map[string]struct{}
+	names    map[string]struct{}
 	variants map[string][]string
 }
 
 func newNameBook() *nameBook {
-	return &nameBook{given: map[string]struct{}{}, variants: map[string][]string{}}
+	return &nameBook{names: map[string]struct{}{}, variants: map[string][]string{}}
 }
 
 func (nb *nameBook) addPerson(r *prepared) {
@@ -287,7 +285,7 @@ func (nb *nameBook) addPerson(r *prepared) {
 		for _, n := range group {
 			for _, t := range n.toks {
 				if !t.patro && !t.arabic {
-					nb.given[t.key] = struct{}{}
+					nb.names[t.key] = struct{}{}
 				}
 			}
 		}
@@ -313,13 +311,13 @@ func (nb *nameBook) addVariant(a, b string) {
 }
 
 // mark sets known (and variants) on the subject's tokens whose key is a
-// given name of the book.
+// name of the book.
 func (nb *nameBook) mark(s *prepared) {
 	for _, group := range [][]pname{s.names, s.mother, s.father} {
 		for _, n := range group {
 			for i := range n.toks {
 				t := &n.toks[i]
-				if _, ok := nb.given[t.key]; ok && !t.patro && !t.arabic {
+				if _, ok := nb.names[t.key]; ok && !t.patro && !t.arabic {
 					t.known, t.variants = true, nb.variants[t.key]
 				}
 			}
