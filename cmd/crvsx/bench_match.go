@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ecrn/crvsx/node/records/match"
 	"github.com/spf13/cobra"
@@ -27,7 +28,10 @@ transliteration, typos, year-only dates, swapped names, identifiers only)
 plus queries for people not in the set, then answer every query with the
 matcher. It prints the precision and recall of unique-match, the wrong
 unique matches per 10,000 queries (the target is fewer than 1), the
-outcomes and the queries per second. The set is the same for a seed.`,
+outcomes and the queries per second. The set is the same for a seed.
+Each wrong unique match (up to 20) is listed with the query and the record
+it named, so that it can be read and turned into a test; --json carries
+them as "wrong".`,
 		Example: `  crvsx bench match
   crvsx bench match --json --records 10000 --seed 3`,
 		Args: cobra.NoArgs,
@@ -45,6 +49,10 @@ outcomes and the queries per second. The set is the same for a seed.`,
 			fmt.Fprintf(e.stdout, "wrong unique per 10,000  %.2f\n", m.WrongUniquePer10k)
 			fmt.Fprintf(e.stdout, "outcomes                 %v\n", m.Outcomes)
 			fmt.Fprintf(e.stdout, "queries per second       %.0f\n", m.QueriesPerSecond)
+			for _, w := range m.Wrong {
+				fmt.Fprintf(e.stdout, "wrong (%s): %s → %s %s\n", w.Kind, describeSubject(w.Subject), w.Matched.ID,
+					describeSubject(match.Subject{Names: w.Matched.Names, BirthDate: w.Matched.BirthDate, Sex: w.Matched.Sex}))
+			}
 			return nil
 		},
 	}
@@ -52,4 +60,26 @@ outcomes and the queries per second. The set is the same for a seed.`,
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "the generator's seed")
 	cmd.Flags().IntVar(&n, "records", 10000, "how many records (and queries) to generate")
 	return cmd
+}
+
+// describeSubject is one line of a subject for a wrong-match listing: its
+// full names, birth date and sex.
+func describeSubject(s match.Subject) string {
+	var names []string
+	for _, n := range s.Names {
+		full := n.Full
+		if full == "" {
+			full = strings.TrimSpace(n.Given + " " + n.Family + " " + n.Patronymic)
+		}
+		names = append(names, fmt.Sprintf("%q", full))
+	}
+	d := s.BirthDate
+	date := fmt.Sprintf("%04d", d.Year)
+	if d.Month != 0 {
+		date += fmt.Sprintf("-%02d", d.Month)
+	}
+	if d.Day != 0 {
+		date += fmt.Sprintf("-%02d", d.Day)
+	}
+	return fmt.Sprintf("%s %s sex %d", strings.Join(names, " / "), date, s.Sex)
 }

@@ -254,15 +254,26 @@ func TestSchemasCommands(t *testing.T) {
 	})
 }
 
+// TestBenchMatch holds the matcher to issue 10's bar (node/records/DESIGN.md
+// M4) on full-size sets of the seeds whose absent siblings were once matched
+// to a real family member: no wrong unique match in 10 000 queries
+// (< 1 per 10 000) and unique-match recall >= 0.95 on fully identified
+// subjects.
 func TestBenchMatch(t *testing.T) {
-	r := run(t, nil, "bench", "match", "--json", "--records", "2000", "--seed", "7")
+	for _, seed := range []string{"2", "3", "8"} {
+		r := run(t, nil, "bench", "match", "--json", "--records", "10000", "--seed", seed)
+		require.Equal(t, 0, r.code, r.stderr)
+		var m match.Metrics
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &m))
+		assert.Equal(t, 10000, m.Records)
+		assert.Equal(t, m.Queries, m.Outcomes[match.UniqueMatch]+m.Outcomes[match.NoMatch]+m.Outcomes[match.MultipleCandidates]+m.Outcomes[match.InsufficientData])
+		assert.Less(t, m.WrongUniquePer10k, 1.0, "seed %s: wrong unique matches %v", seed, m.Wrong)
+		assert.GreaterOrEqual(t, m.UniqueMatchRecall, 0.95, "seed %s", seed)
+		assert.Greater(t, m.QueriesPerSecond, 0.0)
+	}
+	r := run(t, nil, "bench", "match", "--records", "2000", "--seed", "7")
 	require.Equal(t, 0, r.code, r.stderr)
-	var m match.Metrics
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &m))
-	assert.Equal(t, 2000, m.Records)
-	assert.Equal(t, m.Queries, m.Outcomes[match.UniqueMatch]+m.Outcomes[match.NoMatch]+m.Outcomes[match.MultipleCandidates]+m.Outcomes[match.InsufficientData])
-	assert.Greater(t, m.UniqueMatchRecall, 0.9)
-	assert.Greater(t, m.QueriesPerSecond, 0.0)
+	assert.Contains(t, r.stdout, "wrong unique per 10,000  0.00")
 	r = run(t, nil, "bench", "match", "--records", "5")
 	assert.Equal(t, exitUsage, r.code)
 }

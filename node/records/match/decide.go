@@ -104,7 +104,8 @@ func judge(s, r *prepared) (c candidate, pass bool) {
 	}
 	motherAgree, motherContra := parentsMeet(s.mother, r.mother)
 	fatherAgree, fatherContra := parentsMeet(s.father, r.father)
-	if motherContra || fatherContra {
+	patroAgree, patroContra := patronymicsMeet(s.names, r.names)
+	if motherContra || fatherContra || patroContra {
 		return c, false
 	}
 	var nm nameMatch
@@ -112,6 +113,9 @@ func judge(s, r *prepared) (c candidate, pass bool) {
 		nm = bestNames(s.names, r.names)
 		if !nm.ok {
 			return c, false
+		}
+		if patroAgree {
+			nm.score += 2
 		}
 	}
 	ds := dateScore(s.date, r.date)
@@ -199,10 +203,16 @@ func Match(subject Subject, candidates []Person) Result {
 	if !s.sufficient() {
 		return Result{Outcome: InsufficientData, Reason: reasonUnderstated}
 	}
+	recs := make([]prepared, len(candidates))
+	names := newNameBook()
+	for i, c := range candidates {
+		recs[i] = preparePerson(c)
+		names.addPerson(&recs[i])
+	}
+	names.mark(&s)
 	var pass []candidate
-	for _, c := range candidates {
-		r := preparePerson(c)
-		if cand, ok := judge(&s, &r); ok {
+	for i := range recs {
+		if cand, ok := judge(&s, &recs[i]); ok {
 			pass = append(pass, cand)
 		}
 	}

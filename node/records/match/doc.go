@@ -12,7 +12,10 @@
 //     order.
 //   - Never panics on any input (ParseSubject and Match are fuzzed).
 //   - Conservative: a unique match only when one record passes and no
-//     other comes within the margin; never a guess.
+//     other comes within the margin; never a guess. A name the records
+//     hold is never read as a typo of another (M2), so the answer about
+//     one record depends on the names the others hold: Match reads them
+//     from the candidates it is given, an Index from all its records.
 //
 // An *Index is immutable after NewIndex and safe for concurrent use; so are
 // the functions. Generate and Evaluate build the synthetic test set and the

@@ -22,6 +22,23 @@ type Metrics struct {
 	QueriesPerSecond  float64         `json:"queriesPerSecond"`
 	// WrongByKind counts the wrong unique matches by query kind.
 	WrongByKind map[string]int `json:"wrongByKind,omitempty"`
+	// Wrong lists the first MaxWrongListed wrong unique matches: the
+	// query, the record it was matched to and the record it is about (nil
+	// for a person not in the set), so that a regression can be read and
+	// turned into a table test. The data are synthetic.
+	Wrong []WrongMatch `json:"wrong,omitempty"`
+}
+
+// MaxWrongListed bounds Metrics.Wrong.
+const MaxWrongListed = 20
+
+// WrongMatch is one wrong unique match of Evaluate.
+type WrongMatch struct {
+	Kind    string  `json:"kind"`
+	Subject Subject `json:"subject"`
+	Matched Person  `json:"matched"`
+	Score   int     `json:"score"`
+	Truth   *Person `json:"truth,omitempty"`
 }
 
 // Evaluate generates n records and n queries from seed, indexes the
@@ -50,6 +67,9 @@ func Evaluate(seed uint64, n int) Metrics {
 			} else {
 				wrong++
 				m.WrongByKind[q.Kind]++
+				if len(m.Wrong) < MaxWrongListed {
+					m.Wrong = append(m.Wrong, wrongMatch(ts, q, r))
+				}
 			}
 		}
 		if q.FullyIdentified && q.Truth != "" {
@@ -69,4 +89,18 @@ func Evaluate(seed uint64, n int) Metrics {
 		m.WrongUniquePer10k = float64(wrong) * 10000 / float64(m.Queries)
 	}
 	return m
+}
+
+// wrongMatch describes a wrong unique match with the records involved.
+func wrongMatch(ts TestSet, q Query, r Result) WrongMatch {
+	w := WrongMatch{Kind: q.Kind, Subject: q.Subject, Score: r.Score}
+	for i := range ts.People {
+		switch ts.People[i].ID {
+		case r.PersonID:
+			w.Matched = ts.People[i]
+		case q.Truth:
+			w.Truth = &ts.People[i]
+		}
+	}
+	return w
 }

@@ -69,6 +69,11 @@ type token struct {
 	skel   string // consonant skeleton: blocking key and Arabic-script comparison
 	arabic bool   // written in Arabic script: compared on the skeleton only
 	patro  bool   // a patronymic; key is its stem
+	// known: a subject's token whose key is a name some record holds,
+	// and variants the keys the records hold as other spellings of it (M2
+	// "A name is not a typo of another"); never set on a record's token.
+	known    bool
+	variants []string
 }
 
 // words splits a folded name into words; hyphens join (Abdul-Aziz =

@@ -10,15 +10,17 @@ type Index struct {
 	byID   map[string][]int32 // identifier scheme|value → records
 	byName map[string][]int32 // token skeleton|birth year → records
 	years  []int              // the distinct birth years, for identifier-less probes without a year
+	names  *nameBook          // every record's name keys (M2 "A name is not a typo of another")
 }
 
 // NewIndex prepares every record's keys and files them.
 func NewIndex(people []Person) *Index {
-	idx := &Index{recs: make([]prepared, len(people)), byID: map[string][]int32{}, byName: map[string][]int32{}}
+	idx := &Index{recs: make([]prepared, len(people)), byID: map[string][]int32{}, byName: map[string][]int32{}, names: newNameBook()}
 	seenYear := map[int]bool{}
 	for i, p := range people {
 		r := preparePerson(p)
 		idx.recs[i] = r
+		idx.names.addPerson(&r)
 		for _, id := range r.ids {
 			k := idKey(id.scheme, id.value)
 			idx.byID[k] = appendOnce(idx.byID[k], int32(i))
@@ -62,6 +64,7 @@ func (idx *Index) Query(subject Subject) Result {
 	if !s.sufficient() {
 		return Result{Outcome: InsufficientData, Reason: reasonUnderstated}
 	}
+	idx.names.mark(&s)
 	seen := map[int32]bool{}
 	var pass []candidate
 	try := func(list []int32) {

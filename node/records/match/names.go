@@ -1,6 +1,9 @@
 package match
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Names as matching compares them (DESIGN.md M1 "Patronymics", "Order",
 // "Typos").
@@ -81,6 +84,9 @@ func tokenScore(a, b token) int {
 	if a.key == b.key {
 		return scoreExact
 	}
+	if a.known && !slices.Contains(a.variants, b.key) && !genderForms(a.key, b.key) { // a name the registry holds is not a typo of another (M2)
+		return 0
+	}
 	if max(len(a.key), len(b.key)) >= 5 && withinOneEdit(a.key, b.key) {
 		return scoreOneEdit
 	}
@@ -89,15 +95,15 @@ func tokenScore(a, b token) int {
 
 // nameMatch is how a subject's name meets a record's name.
 type nameMatch struct {
-	ok       bool // every non-patronymic subject token met a distinct record token
-	score    int
-	conflict bool // both have a patronymic and they differ
+	ok    bool // every non-patronymic subject token met a distinct record token
+	score int
 }
 
 // compareNames meets the subject name s with the record name r, without
 // roles: order and given/family swaps do not matter. Exact meetings are
 // taken first, then one-edit ones, so a one-edit twin never takes the
-// exact token's place.
+// exact token's place. Patronymics are the person's, not one name's: see
+// patronymicsMeet.
 func compareNames(s, r pname) nameMatch {
 	var m nameMatch
 	used := make([]bool, len(r.toks))
@@ -133,24 +139,42 @@ func compareNames(s, r pname) nameMatch {
 		}
 	}
 	m.ok = met == need && met >= min(2, recN) && met > 0
-	sp, rp := patronymicOf(s), patronymicOf(r)
-	if sp != "" && rp != "" {
-		if stemsMeet(sp, rp) {
-			m.score += 2
-		} else {
-			m.conflict = true
-		}
-	}
 	return m
 }
 
-func patronymicOf(p pname) string {
-	for _, t := range p.toks {
-		if t.patro {
-			return t.key
+// patronymicsMeet compares the patronymics of all the subject's names with
+// those of all the record's (M1 "Patronymics"): absent on either side is no
+// evidence; any pair meeting is agreement; both sides having one and no
+// pair meeting is a contradiction — even when the record's other name form
+// (a Latin passport form) leaves the patronymic out.
+func patronymicsMeet(ss, rs []pname) (agree, contradict bool) {
+	var sp, rp []string
+	for _, n := range ss {
+		sp = appendPatronymics(sp, n)
+	}
+	for _, n := range rs {
+		rp = appendPatronymics(rp, n)
+	}
+	if len(sp) == 0 || len(rp) == 0 {
+		return false, false
+	}
+	for _, a := range sp {
+		for _, b := range rp {
+			if stemsMeet(a, b) {
+				return true, false
+			}
 		}
 	}
-	return ""
+	return false, true
+}
+
+func appendPatronymics(out []string, p pname) []string {
+	for _, t := range p.toks {
+		if t.patro {
+			out = append(out, t.key)
+		}
+	}
+	return out
 }
 
 // stemsMeet compares patronymic stems: equal, one a prefix of the other
@@ -163,26 +187,13 @@ func stemsMeet(a, b string) bool {
 }
 
 // bestNames is the best meeting of any subject name with any record name.
-// conflict is set only when every meeting that is ok conflicts.
 func bestNames(ss, rs []pname) (best nameMatch) {
-	sawConflict := false
 	for _, s := range ss {
 		for _, r := range rs {
-			m := compareNames(s, r)
-			if !m.ok {
-				continue
-			}
-			if m.conflict {
-				sawConflict = true
-				continue
-			}
-			if !best.ok || m.score > best.score {
+			if m := compareNames(s, r); m.ok && (!best.ok || m.score > best.score) {
 				best = m
 			}
 		}
-	}
-	if !best.ok && sawConflict {
-		best.conflict = true
 	}
 	return best
 }
@@ -253,4 +264,75 @@ func confusable(a, b rune) bool {
 		}
 	}
 	return false
+}
+
+// nameBook is what the records teach about names (M2 "A name is not a
+// typo of another"): the keys of the name tokens they hold (their own names
+// and their parents'; patronymics and Arabic-script tokens aside), and the
+// pairs of keys one edit apart that one record holds as two spellings of
+// one name (Бахтиёр and its passport form Bakhtier), which are one name.
+type nameBook struct {
+	names    map[string]struct{}
+	variants map[string][]string
+}
+
+func newNameBook() *nameBook {
+	return &nameBook{names: map[string]struct{}{}, variants: map[string][]string{}}
+}
+
+func (nb *nameBook) addPerson(r *prepared) {
+	for _, group := range [][]pname{r.names, r.mother, r.father} {
+		for _, n := range group {
+			for _, t := range n.toks {
+				if !t.patro && !t.arabic {
+					nb.names[t.key] = struct{}{}
+				}
+			}
+		}
+	}
+	for i, a := range r.names {
+		for _, b := range r.names[i+1:] {
+			for _, ta := range a.toks {
+				for _, tb := range b.toks {
+					if !ta.patro && !tb.patro && !ta.arabic && !tb.arabic && ta.key != tb.key && withinOneEdit(ta.key, tb.key) {
+						nb.addVariant(ta.key, tb.key)
+						nb.addVariant(tb.key, ta.key)
+					}
+				}
+			}
+		}
+	}
+}
+
+func (nb *nameBook) addVariant(a, b string) {
+	if !slices.Contains(nb.variants[a], b) {
+		nb.variants[a] = append(nb.variants[a], b)
+	}
+}
+
+// mark sets known (and variants) on the subject's tokens whose key is a
+// name of the book.
+func (nb *nameBook) mark(s *prepared) {
+	for _, group := range [][]pname{s.names, s.mother, s.father} {
+		for _, n := range group {
+			for i := range n.toks {
+				t := &n.toks[i]
+				if _, ok := nb.names[t.key]; ok && !t.patro && !t.arabic {
+					t.known, t.variants = true, nb.variants[t.key]
+				}
+			}
+		}
+	}
+}
+
+// genderForms reports whether a and b are the masculine and feminine forms
+// of one Russian-pattern family name (Юсупов/Юсупова, Исаев/Исаева,
+// Ильин/Ильина in key form: -uv/-uva, -av/-ava, -in/-ina): one name, which
+// sex tells apart.
+func genderForms(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return len(b) == len(a)+1 && b[len(a)] == 'a' && b[:len(a)] == a &&
+		(strings.HasSuffix(a, "uv") || strings.HasSuffix(a, "av") || strings.HasSuffix(a, "in"))
 }
