@@ -60,7 +60,6 @@ type message struct {
 	SchemaVersion string            `json:"schemaVersion"`
 	MessageType   string            `json:"messageType"`
 	MessageID     string            `json:"messageId"`
-	CorrelationID string            `json:"correlationId"`
 	CreatedAt     string            `json:"createdAt"`
 	Sender        protocol.Endpoint `json:"sender"`
 	Recipient     protocol.Endpoint `json:"recipient"`
@@ -79,8 +78,9 @@ type payload struct {
 }
 
 // Build returns the status.attestation message JSON (envelope and
-// payload) of an answer, with messageId messageID and correlationId the
-// query's messageId. The caller signs it with the member's signing key and
+// payload) of an answer, with messageId messageID and no correlationId
+// (payload.inResponseTo names the query; every byte counts in a QR code).
+// The caller signs it with the member's signing key and
 // typ protocol.TypAttestation. Build refuses (ErrInvalidAnswer) an answer
 // that is inconsistent or that the schemas and semantic rules refuse:
 // answers without unique-match, a refusalReason without refused (or
@@ -133,7 +133,6 @@ func Build(a Answer, messageID string) ([]byte, error) {
 		SchemaVersion: protocol.SchemaVersion,
 		MessageType:   protocol.MTStatusAttestation,
 		MessageID:     messageID,
-		CorrelationID: a.InResponseTo,
 		// > SPEC §11.3 step 4: createdAt and attestedAt are the same instant.
 		CreatedAt: at.Format(time.RFC3339),
 		Sender:    sender,
