@@ -21,6 +21,9 @@ func newAttestCmd(e *env) *cobra.Command {
 crisis responder's status query. "crvsx verify --bundle … ATTESTATION" checks
 one offline; "crvsx attest qr" puts one in a QR code for a phone or a printout,
 and "crvsx verify --qr FILE.png --bundle …" reads it back and checks it.`,
+		Example: `  crvsx verify --bundle trust-bundle.json --genesis-sha256 5d41… attestation.jws
+  crvsx attest qr attestation.jws --out attestation.png
+  crvsx verify --bundle trust-bundle.json --genesis-sha256 5d41… --qr attestation.png`,
 	}
 	cmd.AddCommand(newAttestQRCmd(e))
 	return cmd
