@@ -22,6 +22,7 @@ var owners = map[string][]string{
 	"github.com/prometheus/client_golang": {"github.com/ecrn/crvsx/node/server"},
 	"golang.org/x/time":                   {"github.com/ecrn/crvsx/node/server", "github.com/ecrn/crvsx/node/exchange", "github.com/ecrn/crvsx/node/query"},
 	"github.com/chromedp/chromedp":        {"github.com/ecrn/crvsx/node/console"},
+	"github.com/makiuchi-d/gozxing":       {"github.com/ecrn/crvsx/protocol/attest/qr"}, // QR codes of attestations (SPEC §11.3)
 }
 
 var testOnly = []string{"github.com/stretchr/testify"}

@@ -70,6 +70,7 @@ available offline through "crvsx verify".
 		newInboxCmd(e),
 		newVersionCmd(e),
 		newConformCmd(e),
+		newAttestCmd(e),
 	)
 	return root
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/ecrn/crvsx/node/exchange"
 	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/protocol/attest"
+	"github.com/ecrn/crvsx/protocol/attest/qr"
 	"github.com/ecrn/crvsx/protocol/jws"
 	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/spf13/cobra"
@@ -21,9 +23,10 @@ func newVerifyCmd(e *env) *cobra.Command {
 		maxAge    time.Duration
 		skew      time.Duration
 		asJSON    bool
+		qrFile    string
 	)
 	cmd := &cobra.Command{
-		Use:   "verify (--trust JWKS.json | --bundle BUNDLE.json --genesis-sha256 SHA256) [--typ T] [--max-age D] FILE|-",
+		Use:   "verify (--trust JWKS.json | --bundle BUNDLE.json --genesis-sha256 SHA256) [--typ T] [--max-age D] (FILE|- | --qr FILE.png)",
 		Short: "Verify a signed message offline, as a node would",
 		Long: `Verify a compact JWS message offline with every check a node runs on an
 inbound message that does not need the registry (protocol/SPEC.md §6): the
@@ -50,6 +53,15 @@ than --skew ahead of this machine's clock is always refused.
 
 The input is the token exactly as received; one trailing newline (as
 "crvsx sign" writes it) is removed, anything else is part of the token.
+--qr FILE.png reads the token from a QR code instead ("crvsx attest qr").
+
+A status attestation (typ crvs-attestation+jws, SPEC §11.3) needs --bundle:
+it is checked as of its attestedAt (the key valid then, its member active
+then, not revoked as compromised at or before it), and against this
+machine's clock for validUntil. The verdict is printed in plain words on
+stdout — VALID, EXPIRED (genuine but no longer current: ask for a new
+one; expired is not false) or NOT VALID and why — or, with --json, as
+canonical JSON. Exit 0 valid, 1 expired or not valid.
 
 Exit 0 and the signed payload on stdout when the message is valid (warnings
 on stderr); exit 1 and "CODE: detail" on stderr when it is not (--json
@@ -58,8 +70,10 @@ errors.`,
 		Example: `  crvsx keys jwks keys/*.public.jwk > trust.json
   crvsx verify --trust trust.json birth.jws
   crvsx verify --bundle trust-bundle.json --genesis-sha256 5d41402abc4b2a76b9719d911017c592… birth.jws
-  crvsx verify --trust trust.json --max-age 168h --json - < birth.jws`,
-		Args: cobra.ExactArgs(1),
+  crvsx verify --trust trust.json --max-age 168h --json - < birth.jws
+  crvsx verify --bundle trust-bundle.json --genesis-sha256 5d41… attestation.jws
+  crvsx verify --bundle trust-bundle.json --genesis-sha256 5d41… --qr attestation.png`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var (
 				keys     jws.KeyLookup
@@ -91,12 +105,36 @@ errors.`,
 			if typ != "" && !knownTyp(typ) {
 				return fmt.Errorf("--typ %q is not a typ of the protocol (%v)", typ, protocol.Typs)
 			}
-			raw, err := e.readInput(args[0], protocol.MaxMessageBytes+1)
-			if err != nil && protocol.CodeOf(err) == "" {
-				return err
+			var (
+				raw []byte
+				err error
+			)
+			switch {
+			case qrFile != "" && len(args) == 1:
+				return fmt.Errorf("--qr FILE.png and a token FILE are alternatives: give one")
+			case qrFile != "":
+				raw, err = readQR(e, qrFile)
+				if err != nil {
+					return err
+				}
+			case len(args) == 1:
+				raw, err = e.readInput(args[0], protocol.MaxMessageBytes+1)
+				if err != nil && protocol.CodeOf(err) == "" {
+					return err
+				}
+			default:
+				return fmt.Errorf("give the token: FILE, - for stdin, or --qr FILE.png")
 			}
 			if err == nil {
 				raw = bytes.TrimSuffix(raw, []byte("\n"))
+				// > SPEC §11.3: an attestation is verified against a trust
+				// > bundle replayed from the pinned genesis.
+				if protocol.TypEqual(typ, protocol.TypAttestation) || (typ == "" && attest.IsAttestation(raw)) {
+					if view == nil {
+						return fmt.Errorf("an attestation is verified against a trust bundle (SPEC §11.3): give --bundle and --genesis-sha256, not --trust")
+					}
+					return verifyAttestation(e, raw, view, asJSON)
+				}
 				v := &exchange.Verifier{Keys: keys, Validity: validity, Typ: typ, Skew: skew, MaxAge: maxAge}
 				var msg *exchange.Verified
 				msg, err = v.Verify(raw, time.Now())
@@ -121,7 +159,8 @@ errors.`,
 	cmd.Flags().StringVar(&typ, "typ", "", "the typ the message must have (default: the one its messageType travels as)")
 	cmd.Flags().DurationVar(&maxAge, "max-age", 0, "refuse a message created longer ago than this (0: no age limit)")
 	cmd.Flags().DurationVar(&skew, "skew", 5*time.Minute, "clock skew allowed for a createdAt in the future")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the RFC 9457 problem document on stdout when invalid")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the RFC 9457 problem document on stdout when invalid (an attestation: its verdict as canonical JSON)")
+	cmd.Flags().StringVar(&qrFile, "qr", "", "read the token from the QR code of this PNG file (crvsx attest qr)")
 	return cmd
 }
 
@@ -156,4 +195,21 @@ func reportRefusal(e *env, err error, asJSON bool) error {
 		}
 	}
 	return invalid(err)
+}
+
+// readQR reads the token of a QR code in a PNG file: a file that is not a
+// PNG or holds no readable QR code is not valid input (exit 1).
+func readQR(e *env, name string) ([]byte, error) {
+	b, err := e.readInput(name, qr.MaxPNGBytes)
+	if err != nil {
+		if protocol.CodeOf(err) != "" {
+			return nil, refused(err)
+		}
+		return nil, err
+	}
+	tok, err := qr.DecodePNG(b)
+	if err != nil {
+		return nil, refused(fmt.Errorf("%s: %w", name, err))
+	}
+	return tok, nil
 }
