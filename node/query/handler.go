@@ -442,7 +442,7 @@ func (h *Handler) answer(ctx context.Context, q *query) ([]byte, *refusal) {
 		return nil, &refusal{err: fmt.Errorf("query: records: %w", err)}
 	}
 	a := answer{
-		query: q.doc, schemaVersion: str(q.doc["schemaVersion"]), queryID: q.messageID, purpose: str(q.doc["purpose"]),
+		query: q.doc, queryID: q.messageID, purpose: str(q.doc["purpose"]),
 		self: protocol.Endpoint{NodeID: h.cfg.NodeID, Country: h.cfg.Member}, authority: h.cfg.Authority,
 		to:         protocol.Endpoint{NodeID: q.req.ID, Country: CountryOf(q.req.ID)},
 		attestedAt: q.now, validUntil: q.now.Add(h.cfg.Validity),
