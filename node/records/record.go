@@ -154,6 +154,11 @@ func ParseRecord(line []byte) (Record, *LineError) {
 	if err := dec.Decode(&generic); err != nil {
 		return Record{}, lineErr("", string(protocol.CodePayloadJSON), "%v", err)
 	}
+	// > … in NFC, escaped text included (a \u escape can spell what the
+	// > raw bytes do not)
+	if ptr, bad := notNFC(generic, ""); bad {
+		return Record{}, lineErr(ptr, string(protocol.CodePayloadNotNFC), "text is not in Unicode normalisation form C")
+	}
 	if le := checkShape(generic); le != nil {
 		return Record{}, le
 	}
@@ -165,6 +170,36 @@ func ParseRecord(line []byte) (Record, *LineError) {
 		return Record{}, le
 	}
 	return r, nil
+}
+
+// notNFC finds the first member name or string not in NFC.
+func notNFC(v any, ptr string) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return ptr, !schemas.IsNFC([]byte(v))
+	case []any:
+		for i, x := range v {
+			if p, bad := notNFC(x, ptr+"/"+strconv.Itoa(i)); bad {
+				return p, true
+			}
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			p := ptr + protocol.Pointer(k)
+			if !schemas.IsNFC([]byte(k)) {
+				return p, true
+			}
+			if p, bad := notNFC(v[k], p); bad {
+				return p, true
+			}
+		}
+	}
+	return "", false
 }
 
 // checkShape checks members and JSON types against R1, with pointers.
