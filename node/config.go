@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,7 @@ type Config struct {
 	Local    Local    `json:"local"`
 	Admin    Admin    `json:"admin"`
 	Webhook  Webhook  `json:"webhook"`
+	Records  Records  `json:"records"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"logLevel"`
@@ -130,6 +132,18 @@ type Admin struct {
 type Webhook struct {
 	URL        string `json:"url"`
 	SecretFile string `json:"secretFile"`
+}
+
+// Records configures where the node's person records are (node/records
+// DESIGN.md R3, R7): "embedded" (the default) keeps them in the node's
+// store, imported with POST /v1/records and kept up to date by inbound
+// events; "http" asks the national system at URL with the bearer token in
+// TokenFile.
+type Records struct {
+	Backend   string   `json:"backend,omitempty"`
+	URL       string   `json:"url,omitempty"`
+	TokenFile string   `json:"tokenFile,omitempty"`
+	Timeout   Duration `json:"timeout,omitempty"` // per request of the http backend; 0 means 5 s
 }
 
 // Duration is a time.Duration written as a Go duration string ("5m").
@@ -259,6 +273,24 @@ func (c *Config) Validate() error {
 	if (c.Webhook.URL == "") != (c.Webhook.SecretFile == "") {
 		bad("webhook", "url and secretFile go together")
 	}
+	switch r := c.Records; r.Backend {
+	case "", "embedded":
+		if r.URL != "" || r.TokenFile != "" {
+			bad("records", "url and tokenFile are for backend \"http\"")
+		}
+	case "http":
+		if u, err := url.Parse(r.URL); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+			bad("records.url", "%q is not an https URL (http only on loopback)", r.URL)
+		}
+		if r.TokenFile == "" {
+			bad("records.tokenFile", "required with backend \"http\"")
+		}
+		if r.Timeout < 0 {
+			bad("records.timeout", "must not be negative")
+		}
+	default:
+		bad("records.backend", "%q is not embedded or http", r.Backend)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -299,7 +331,7 @@ func LoadConfig(path string) (Config, error) {
 
 func (c *Config) resolve(base string) {
 	for _, p := range []*string{&c.DataDir, &c.Keys.SigningKey, &c.Keys.TLSCert, &c.Keys.TLSKey, &c.Registry.Genesis,
-		&c.Registry.Endorsements, &c.Local.TokensFile, &c.Admin.TokensFile, &c.Webhook.SecretFile} {
+		&c.Registry.Endorsements, &c.Local.TokensFile, &c.Admin.TokensFile, &c.Webhook.SecretFile, &c.Records.TokenFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}

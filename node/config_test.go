@@ -29,6 +29,19 @@ func TestValidate(t *testing.T) {
 	}{
 		{"ok/defaults-with-identity", func(c *Config) {}, ""},
 		{"fail/node-id-lower-case", func(c *Config) { c.NodeID = "tj-moj" }, "nodeId"},
+		{"ok/records-embedded", func(c *Config) { c.Records.Backend = "embedded" }, ""},
+		{"ok/records-http", func(c *Config) {
+			c.Records = Records{Backend: "http", URL: "https://crvs.example.tj/records/match", TokenFile: "records.token"}
+		}, ""},
+		{"ok/records-http-loopback-plain", func(c *Config) {
+			c.Records = Records{Backend: "http", URL: "http://127.0.0.1:9000/match", TokenFile: "records.token"}
+		}, ""},
+		{"fail/records-unknown-backend", func(c *Config) { c.Records.Backend = "ldap" }, "records.backend"},
+		{"fail/records-http-without-token", func(c *Config) { c.Records = Records{Backend: "http", URL: "https://x.example/m"} }, "records.tokenFile"},
+		{"fail/records-http-plain-remote", func(c *Config) {
+			c.Records = Records{Backend: "http", URL: "http://x.example/m", TokenFile: "t"}
+		}, "records.url"},
+		{"fail/records-embedded-with-url", func(c *Config) { c.Records.URL = "https://x.example/m" }, "records"},
 		{"fail/node-of-other-member", func(c *Config) { c.NodeID = "TR-NVI-CRVS" }, "nodeId"},
 		{"fail/member-not-iso", func(c *Config) { c.Member = "TJK" }, "member"},
 		{"fail/listen-not-host-port", func(c *Config) { c.Listen.Peer = "8443" }, "listen.peer"},

@@ -17,7 +17,7 @@
 // A *Node is safe for concurrent use; it is started once.
 //
 // Imports: the node packages it composes (node/exchange, node/peer,
-// node/pintls, node/registry, node/server, node/store,
+// node/pintls, node/records, node/registry, node/server, node/store,
 // node/internal/ratelog, node/internal/failpoint for the test builds
 // fake clock offset, node/internal/clockskew), protocol, protocol/jws and protocol/trust; no
 // third-party library directly.

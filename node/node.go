@@ -21,6 +21,7 @@ import (
 	"github.com/ecrn/crvsx/node/internal/ratelog"
 	"github.com/ecrn/crvsx/node/peer"
 	"github.com/ecrn/crvsx/node/pintls"
+	"github.com/ecrn/crvsx/node/records"
 	"github.com/ecrn/crvsx/node/registry"
 	"github.com/ecrn/crvsx/node/server"
 	"github.com/ecrn/crvsx/node/store"
@@ -59,8 +60,11 @@ type Node struct {
 	submitter   *exchange.Submitter
 	deliverer   *exchange.Deliverer
 	pusher      *exchange.Pusher
-	tokens      *server.Tokens // the national system's (local API)
-	adminTokens *server.Tokens // the operators' (admin API)
+	records     records.Source    // the person records status queries are matched against
+	embedded    *records.Embedded // the embedded records backend, nil with records.backend http
+	follower    *records.Follower // applies inbound events to the embedded records
+	tokens      *server.Tokens    // the national system's (local API)
+	adminTokens *server.Tokens    // the operators' (admin API)
 
 	lns     map[string]net.Listener // peer, local, admin, health (raft is the stream layer's)
 	genesis *trust.Genesis
@@ -230,6 +234,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 			Failed: n.metrics.WebhookFails.Inc, BackoffBase: time.Duration(cfg.Exchange.BackoffBase), BackoffCap: time.Duration(cfg.Exchange.BackoffCap)}
 		n.pusher.Init()
 	}
+	if err := n.openRecords(); err != nil {
+		return nil, err
+	}
 	if n.tokens, err = loadTokens(cfg.Local.TokensFile); err != nil {
 		return nil, err
 	}
@@ -311,6 +318,10 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.pusher != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = n.pusher.Run(wctx) }()
+	}
+	if n.follower != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = n.follower.Run(wctx) }()
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); n.gauges(wctx) }()

@@ -29,6 +29,18 @@ func (n *Node) routes() *server.Routes {
 	if n.pusher != nil {
 		rt.Accepted = n.pusher.Notify
 	}
+	if n.embedded != nil {
+		rt.Records = n.embedded.Handler(n.outside)
+	}
+	if n.follower != nil {
+		wake := rt.Accepted
+		rt.Accepted = func() {
+			if wake != nil {
+				wake()
+			}
+			n.follower.Notify()
+		}
+	}
 	return rt
 }
 

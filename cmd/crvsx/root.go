@@ -68,6 +68,7 @@ available offline through "crvsx verify".
 		newDevnetCmd(e),
 		newSendCmd(e),
 		newInboxCmd(e),
+		newRecordsCmd(e),
 		newVersionCmd(e),
 		newConformCmd(e),
 		newAttestCmd(e),

@@ -45,6 +45,9 @@ type Metrics struct {
 	CertExpiry     *prometheus.GaugeVec // seconds until notAfter of each active conformance certificate
 	StorageFull    prometheus.Gauge     // 1 while the store's volume is full (store DESIGN §6)
 	ClockOffset    prometheus.Gauge     // this node's clock minus its peers', seconds (exchange DESIGN §8)
+	// RecordEvents counts the persons of inbound events the records
+	// follower looked up, by outcome (node/records DESIGN R6).
+	RecordEvents *prometheus.CounterVec
 
 	queries queryMetrics // POST /v1/queries (query_metrics.go)
 }
@@ -79,6 +82,9 @@ func NewMetrics() *Metrics {
 	m.StorageFull = prometheus.NewGauge(prometheus.GaugeOpts{Name: "crvsx_storage_full", Help: "1 while the store's volume is full and writes are refused (STORAGE_FULL, 507)."})
 	m.ClockOffset = prometheus.NewGauge(prometheus.GaugeOpts{Name: "crvsx_clock_offset_seconds",
 		Help: "This node's clock minus its peers' (from the Date of their answers, node/exchange DESIGN §8); 0 without evidence."})
+	m.RecordEvents = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crvsx_records_event_persons_total",
+		Help: "Persons of inbound death/marriage/divorce/annulment/separation events, by outcome: applied to a uniquely matched record, no-match, ambiguous (nothing changed), unreadable."}, []string{"outcome"})
+	m.reg.MustRegister(m.RecordEvents)
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "crvsx_build_info", Help: "Always 1: the binary's version, VCS revision and Go version as labels."}, []string{"version", "revision", "goversion"})
 	version, revision := BuildVersion()
 	build.WithLabelValues(version, revision, runtime.Version()).Set(1)

@@ -43,6 +43,9 @@ type Routes struct {
 	// LocalTokens are the national system's, AdminTokens the operators'.
 	LocalTokens, AdminTokens *Tokens
 	Store                    AdminStore // the admin API's backup and audit
+	// Records, if not nil, is POST /v1/records on the local API (the
+	// embedded records backend's JSONL import, node/records).
+	Records http.Handler
 	// Live is nil while the node can do its work; Ready returns the
 	// readiness report and whether the node is ready.
 	Live  func() error
@@ -94,6 +97,9 @@ func (rt *Routes) Local() http.Handler {
 	mux.HandleFunc("GET /v1/outbox/{id}", x.GetOutbox)
 	mux.HandleFunc("GET /v1/inbox", x.GetInbox)
 	mux.HandleFunc("POST /v1/inbox/ack", x.PostAck)
+	if rt.Records != nil {
+		mux.Handle("POST /v1/records", rt.Records)
+	}
 	mux.HandleFunc("/", rt.notFound)
 	return RequireBearer(rt.LocalTokens, mux, rt.unauthorized)
 }

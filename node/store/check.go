@@ -29,6 +29,9 @@ func (s *Store) Check(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := checkRecords(tx); err != nil {
+			return err
+		}
 		if _, _, err := verifyAuditTx(ctx, tx); err != nil {
 			return err
 		}

@@ -179,9 +179,12 @@ func (s *Store) init() error {
 			if err := meta.Put(keyCreated, []byte(s.now().UTC().Format(time.RFC3339Nano))); err != nil {
 				return err
 			}
-			return nil
+			return createRecordBuckets(tx)
 		}
-		return checkLayout(tx)
+		if err := checkLayout(tx); err != nil {
+			return err
+		}
+		return createRecordBuckets(tx)
 	})
 }
 
