@@ -35,6 +35,7 @@ type Config struct {
 	Admin    Admin    `json:"admin"`
 	Webhook  Webhook  `json:"webhook"`
 	Records  Records  `json:"records"`
+	Queries  Queries  `json:"queries,omitzero"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"logLevel"`
@@ -144,6 +145,25 @@ type Records struct {
 	URL       string   `json:"url,omitempty"`
 	TokenFile string   `json:"tokenFile,omitempty"`
 	Timeout   Duration `json:"timeout,omitempty"` // per request of the http backend; 0 means 5 s
+}
+
+// Queries configures the node's answers to status queries (POST
+// /v1/queries, protocol/SPEC.md §11.2; node/query). Every field is
+// optional.
+type Queries struct {
+	// Authority is the attestations' issuer.authority, the member's civil
+	// registration authority as a person reads it ("Ministry of Justice of
+	// the Republic of Tajikistan"); default "Civil registration authority
+	// of <member>".
+	Authority string `json:"authority,omitempty"`
+	// Validity is validUntil − attestedAt; default 30 days (at most 366).
+	Validity Duration `json:"validity,omitempty"`
+	// RefuseProbing refuses (RATE_LIMITED) a query that raises a probing
+	// signal; without it probing is counted and audited only.
+	RefuseProbing bool `json:"refuseProbing,omitempty"`
+	// AuditKeyFile holds the key of the audit chain's subject hashes (64
+	// hex digits); created on first start; default DATADIR/query-audit.key.
+	AuditKeyFile string `json:"auditKeyFile,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("5m").
@@ -291,6 +311,12 @@ func (c *Config) Validate() error {
 	default:
 		bad("records.backend", "%q is not embedded or http", r.Backend)
 	}
+	if v := time.Duration(c.Queries.Validity); v < 0 || v > 366*24*time.Hour {
+		bad("queries.validity", "must be between 0 (the default, 30 days) and 366 days")
+	}
+	if len(c.Queries.Authority) > 200 {
+		bad("queries.authority", "at most 200 bytes")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -331,7 +357,7 @@ func LoadConfig(path string) (Config, error) {
 
 func (c *Config) resolve(base string) {
 	for _, p := range []*string{&c.DataDir, &c.Keys.SigningKey, &c.Keys.TLSCert, &c.Keys.TLSKey, &c.Registry.Genesis,
-		&c.Registry.Endorsements, &c.Local.TokensFile, &c.Admin.TokensFile, &c.Webhook.SecretFile, &c.Records.TokenFile} {
+		&c.Registry.Endorsements, &c.Local.TokensFile, &c.Admin.TokensFile, &c.Webhook.SecretFile, &c.Records.TokenFile, &c.Queries.AuditKeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/ecrn/crvsx/node/internal/ratelog"
 	"github.com/ecrn/crvsx/node/peer"
 	"github.com/ecrn/crvsx/node/pintls"
+	"github.com/ecrn/crvsx/node/query"
 	"github.com/ecrn/crvsx/node/records"
 	"github.com/ecrn/crvsx/node/registry"
 	"github.com/ecrn/crvsx/node/server"
@@ -63,6 +64,7 @@ type Node struct {
 	records     records.Source    // the person records status queries are matched against
 	embedded    *records.Embedded // the embedded records backend, nil with records.backend http
 	follower    *records.Follower // applies inbound events to the embedded records
+	queries     *query.Handler    // POST /v1/queries
 	tokens      *server.Tokens    // the national system's (local API)
 	adminTokens *server.Tokens    // the operators' (admin API)
 
@@ -235,6 +237,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		n.pusher.Init()
 	}
 	if err := n.openRecords(); err != nil {
+		return nil, err
+	}
+	if err := n.openQueries(); err != nil {
 		return nil, err
 	}
 	if n.tokens, err = loadTokens(cfg.Local.TokensFile); err != nil {

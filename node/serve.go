@@ -32,6 +32,9 @@ func (n *Node) routes() *server.Routes {
 	if n.embedded != nil {
 		rt.Records = n.embedded.Handler(n.outside)
 	}
+	if n.queries != nil {
+		rt.Queries = n.queries
+	}
 	if n.follower != nil {
 		wake := rt.Accepted
 		rt.Accepted = func() {

@@ -68,14 +68,19 @@ type Deps struct {
 	Registry func() Registry
 	Records  Records // required
 	Store    Store   // required
-	// Signer is a signing key of Config.Member. Required.
-	Signer *jws.Signer
+	// Signer returns the member's current signing key (it changes with a
+	// key rotation). Required.
+	Signer func() *jws.Signer
 	// AuditKey is the query audit key (LoadOrCreateAuditKey). Required.
 	AuditKey []byte
 	Schemas  *schemas.Validator // nil: schemas.Default()
 	Metrics  Metrics            // nil: none
 	Log      *slog.Logger       // nil: discard; give a rate-limited one
 	Now      func() time.Time   // nil: time.Now
+	// Fresh, if set, fails closed: while it returns an error (the
+	// registry replica is stale and may not know of a suspension or a
+	// revoked key) every query is refused UNAVAILABLE before any check.
+	Fresh func() error
 	// PeerPin returns the SPKI pin of the request's mutual-TLS client key,
 	// "" without one; nil: pintls.PeerPin of r.TLS.
 	PeerPin func(r *http.Request) string
@@ -104,7 +109,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		return nil, errors.New("query: queries.authority (the attestation's issuer.authority) is required")
 	case d.Registry == nil || d.Records == nil || d.Store == nil:
 		return nil, errors.New("query: Registry, Records and Store are required")
-	case d.Signer == nil || d.Signer.Member() != cfg.Member:
+	case d.Signer == nil || d.Signer() == nil || d.Signer().Member() != cfg.Member:
 		return nil, fmt.Errorf("query: a signing key of member %s is required", cfg.Member)
 	case len(d.AuditKey) < AuditKeySize:
 		return nil, fmt.Errorf("query: an audit key of %d bytes is required", AuditKeySize)
@@ -160,6 +165,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(f.retry.Seconds())), 10))
 		}
 		httpio.WriteProblem(w, r, h.d.Log, f.err)
+	}
+	// A registry replica fresh enough to vouch for the requester (as for
+	// a message, node/exchange inbound: "with a registry replica fresh
+	// enough to vouch for it").
+	if h.d.Fresh != nil {
+		if ferr := h.d.Fresh(); ferr != nil {
+			fail(refusal{err: &protocol.Error{Code: protocol.CodeUnavailable, Detail: "this node's registry replica is not in sync; retry later", Err: ferr}, retry: 5 * time.Second})
+			return
+		}
 	}
 	// > SPEC §8.1 Content-Type: application/jose … another content type:
 	// > UNSUPPORTED_MEDIA_TYPE.
@@ -469,7 +483,7 @@ func (h *Handler) answer(ctx context.Context, q *query) ([]byte, *refusal) {
 	default:
 		return nil, &refusal{err: fmt.Errorf("query: records answered outcome %q", outcome)}
 	}
-	att, err := buildAttestation(h.d.Signer, a)
+	att, err := buildAttestation(h.d.Signer(), a)
 	if err != nil {
 		return nil, &refusal{err: err}
 	}

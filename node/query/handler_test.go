@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -376,4 +377,19 @@ func TestUnsupportedMediaType(t *testing.T) {
 	w := newRecorder()
 	e.h.ServeHTTP(w, r)
 	require.Equal(t, protocol.CodeUnsupported, problemCode(t, w))
+}
+
+// A stale registry replica may not know of a suspension or a revoked key:
+// the node refuses every query UNAVAILABLE (retryable) before any check,
+// and answers again once it is in sync.
+func TestStaleRegistryFailsClosed(t *testing.T) {
+	e := newEnv(t)
+	e.stale = errors.New("registry replica stale: 2m0s since the last sync")
+	w := e.post(e.signQuery(baseQuery(qid)), unhcrPin)
+	require.Equal(t, http.StatusServiceUnavailable, w.Code)
+	require.Equal(t, protocol.CodeUnavailable, problemCode(t, w))
+	require.NotEmpty(t, w.Header().Get("Retry-After"))
+	e.stale = nil
+	w = e.post(e.signQuery(baseQuery(qid)), unhcrPin)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 }

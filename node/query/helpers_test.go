@@ -131,6 +131,7 @@ var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 // env is one node answering queries, with every collaborator fake but the
 // store.
 type env struct {
+	stale   error // what the registry's freshness check answers
 	t       testing.TB
 	h       *Handler
 	reg     *fakeRegistry
@@ -171,8 +172,9 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 		m(&e.cfg)
 	}
 	e.h, err = New(e.cfg, Deps{
+		Fresh:    func() error { return e.stale },
 		Registry: func() Registry { return e.reg },
-		Records:  e.records, Store: e.store, Signer: e.signer,
+		Records:  e.records, Store: e.store, Signer: func() *jws.Signer { return e.signer },
 		AuditKey: []byte(strings.Repeat("k", AuditKeySize)),
 		Metrics:  e.metrics,
 		Now:      func() time.Time { return e.now },
