@@ -16,13 +16,14 @@
 //
 // The registry's requester view, the records' decision and the
 // attestation's builder come from other packages through the small
-// interfaces of this one (Registry, Records); buildAttestation is this
-// package's until protocol/attest exists.
+// interfaces of this one (Registry, Records); FromView adapts
+// protocol/trust's View to Registry; buildAttestation is this package's
+// until protocol/attest exists.
 //
 // Pure parts: Detector and ProbeKeys (probing), scope and the step checks
 // take no clock and do no I/O. A Handler is safe for concurrent use.
 //
 // Imports: node/internal/httpio, node/pintls, node/records/match,
-// node/store, protocol, protocol/jws, schemas, schemas/semantic, and
-// x/time (the per-requester rate limit).
+// node/store, protocol, protocol/jws, protocol/trust (FromView), schemas,
+// schemas/semantic, and x/time (the per-requester rate limit).
 package query
