@@ -8,6 +8,7 @@ import (
 
 	"github.com/ecrn/crvsx/node/exchange"
 	"github.com/ecrn/crvsx/node/internal/clockskew"
+	"github.com/ecrn/crvsx/node/pintls"
 	"github.com/ecrn/crvsx/node/server"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/trust"
@@ -60,6 +61,22 @@ func (n *Node) peerLookup(pin string) (server.Peer, bool) {
 func (n *Node) isPeer(pin string) bool {
 	_, ok := n.reg.View().ActiveNodeByPin(pin)
 	return ok
+}
+
+// peerClass tells the peer listener's budget (pintls.NewClassListener)
+// whose a client key is: a registered node of an active member
+// (ClassPeer), a registered active requester (ClassRequester, SPEC §11.1:
+// it sends POST /v1/queries), or neither (ClassOther), from one trust
+// view. A suspended requester is a stranger: it is refused anyway.
+func (n *Node) peerClass(pin string) pintls.Class {
+	v := n.reg.View()
+	if _, ok := v.ActiveNodeByPin(pin); ok {
+		return pintls.ClassPeer
+	}
+	if r, ok := v.RequesterByPin(pin); ok && r.Status == trust.StatusActive {
+		return pintls.ClassRequester
+	}
+	return pintls.ClassOther
 }
 
 // readiness is the /readyz report: ready once Run serves, while the
