@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log"
@@ -48,6 +49,22 @@ func errorLines(stderr string) []string {
 	return out
 }
 
+// recorder keeps a copy of what a handler answers.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(code int) { r.status = code; r.ResponseWriter.WriteHeader(code) }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+
 // fixedRecords answers every subject with one outcome and answers.
 type fixedRecords struct {
 	outcome match.Outcome
@@ -69,6 +86,12 @@ type queryNet struct {
 	subject             string
 	url                 string
 	requests            atomic.Int64 // requests the node's handler saw
+	// replayFirst makes the node answer every query with the first
+	// attestation it gave (an answer to another query).
+	replayFirst atomic.Bool
+	first       atomic.Pointer[[]byte]
+	view        *trust.View
+	tj          *jws.Signer // TJ's signing key
 }
 
 type queryNetOpts struct {
@@ -144,6 +167,7 @@ func startQueryNet(t *testing.T, o queryNetOpts) *queryNet {
 
 	// The node's handler: the real one, with the registry's view.
 	view := trust.NewView(s)
+	q.view, q.tj = view, n.Member("TJ").Sig
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), store.FileName), store.Options{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
@@ -156,7 +180,16 @@ func startQueryNet(t *testing.T, o queryNetOpts) *queryNet {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/queries", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q.requests.Add(1)
-		h.ServeHTTP(w, r)
+		if first := q.first.Load(); first != nil && q.replayFirst.Load() {
+			w.Header().Set("Content-Type", protocol.MediaTypeJOSE)
+			_, _ = w.Write(*first)
+			return
+		}
+		rec := &recorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		if b := rec.body.Bytes(); rec.status == http.StatusOK {
+			q.first.CompareAndSwap(nil, &b)
+		}
 	}))
 	serving := nodeCert
 	if o.otherKey {
@@ -234,6 +267,19 @@ func TestQuery(t *testing.T) {
 		assert.Equal(t, map[string]string{"vitalStatus": "no-death-registered"}, res.Verdict.Answers, "only the question asked is answered")
 		_, err := os.Stat(filepath.Join(q.dir, res.File))
 		require.NoError(t, err)
+	})
+	t.Run("refused/answer-to-another-query-not-saved", func(t *testing.T) {
+		q := startQueryNet(t, queryNetOpts{})
+		first := filepath.Join(q.dir, "first.jws")
+		r := runIn(t, q.args("--question", "vital-status", "--out", first)...)
+		require.Equal(t, exitOK, r.code, r.stderr)
+		q.replayFirst.Store(true)
+		out := filepath.Join(q.dir, "second.jws")
+		r = runIn(t, q.args("--question", "vital-status", "--out", out)...)
+		assert.Equal(t, exitInvalid, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "the answer of TJ-N1 does not verify, nothing was saved")
+		assert.Regexp(t, `the attestation answers query \S+, not this query \S+`, r.stderr)
+		assert.NoFileExists(t, out)
 	})
 	t.Run("refused/question-out-of-scope/QUERY_NOT_AUTHORIZED", func(t *testing.T) {
 		q := startQueryNet(t, queryNetOpts{})
@@ -341,4 +387,62 @@ func TestQueryRefusesBadInputBeforeSending(t *testing.T) {
 		})
 	}
 	assert.Equal(t, int64(0), q.requests.Load(), "nothing reached the node")
+}
+
+// TestVerifyAttestation is SPEC §11.3 as verifyAttestation does it: the
+// member's signing key valid at attestedAt, the issuer the key's member,
+// validUntil not passed; a requester key never verifies an attestation.
+func TestVerifyAttestation(t *testing.T) {
+	q := startQueryNet(t, queryNetOpts{})
+	r := runIn(t, q.args("--question", "vital-status", "--out", filepath.Join(q.dir, "att.jws"))...)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	att := *q.first.Load()
+	now := time.Now()
+	v, err := verifyAttestation(att, q.view, now)
+	require.NoError(t, err)
+	assert.Equal(t, "TJ", v.Issuer)
+	assert.Equal(t, q.tj.Kid(), v.Kid)
+	assert.Equal(t, "unique-match", v.MatchResult)
+
+	// The same payload re-signed: by a requester key, by another
+	// member's key.
+	payload := jwsPayload(t, att)
+	reqKey, err := jws.ParsePrivateJWK(must(os.ReadFile(q.key)))
+	require.NoError(t, err)
+	byRequester, err := reqKey.Sign(protocol.TypAttestation, payload)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name  string
+		token []byte
+		at    time.Time
+		code  protocol.Code
+		msg   string
+	}{
+		{name: "fail/expired-after-validUntil", token: att, at: v.ValidUntil, msg: "expired"},
+		{name: "fail/requester-key/KEY_UNKNOWN", token: byRequester, at: now, code: protocol.CodeKeyUnknown},
+		{name: "fail/typ-query/JWS_TYP_MISMATCH", token: must(q.tj.Sign(protocol.TypQuery, payload)), at: now, code: protocol.CodeTypMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := verifyAttestation(tc.token, q.view, tc.at)
+			require.Error(t, err)
+			assert.Equal(t, tc.code, protocol.CodeOf(err), "%v", err)
+			assert.Contains(t, err.Error(), tc.msg)
+		})
+	}
+}
+
+func jwsPayload(t *testing.T, tok []byte) []byte {
+	t.Helper()
+	parts := strings.Split(string(tok), ".")
+	require.Len(t, parts, 3)
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	require.NoError(t, err)
+	return b
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
