@@ -48,8 +48,12 @@ const (
 )
 
 var (
+	// queryPurposes are the envelope's purposes (common.schema.json
+	// purpose; the schema does not narrow them for a status.query), the
+	// usual ones of a query first.
 	queryPurposes = []string{"humanitarian-verification", "identification-assistance", "family-reunification",
-		"nationality-determination", "protection-notification"}
+		"nationality-determination", "protection-notification", "citizenship-notification", "residence-notification",
+		"birthplace-notification", "statistics", "correction-notice", "acknowledgement"}
 	consentMethods = []string{"written", "recorded-verbal", "not-applicable"}
 )
 
@@ -112,7 +116,7 @@ not verify; exit 2 on usage errors; exit 3 when the node cannot be reached
 	fl.StringVar(&f.to, "to", "", "the member country to ask (ISO 3166-1 alpha-2, e.g. TJ)")
 	fl.StringVar(&f.subject, "subject", "", `JSON file of the subject: {"identifiers": […]} or {"names": […], "birthDate": …}`)
 	fl.StringArrayVar(&f.questions, "question", nil, "a question to ask, repeatable: "+strings.Join(trust.RequesterQuestions(), ", "))
-	fl.StringVar(&f.purpose, "purpose", "", "the purpose of the query: "+strings.Join(queryPurposes, ", "))
+	fl.StringVar(&f.purpose, "purpose", "", "the purpose of the query: "+strings.Join(queryPurposes[:5], ", ")+", …")
 	fl.StringVar(&f.basis, "basis", "", "the consent basis: "+strings.Join(trust.RequesterConsentBases(), ", "))
 	fl.StringVar(&f.obtainedAt, "consent-obtained-at", "", "when consent was obtained (RFC 3339, not in the future)")
 	fl.StringVar(&f.method, "consent-method", "", "how consent was obtained: "+strings.Join(consentMethods, ", "))

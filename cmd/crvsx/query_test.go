@@ -364,7 +364,7 @@ func TestQueryRefusesBadInputBeforeSending(t *testing.T) {
 		{"usage/unknown-question", q.args("--question", "name"), exitUsage, `--question "name" is not a question of a status query`},
 		{"usage/question-twice", q.args("--question", "vital-status", "--question", "vital-status"), exitUsage, "--question vital-status is given twice"},
 		{"usage/no-purpose", drop("--purpose"), exitUsage, "--purpose is required"},
-		{"usage/bad-purpose", set("--purpose", "statistics"), exitUsage, `--purpose "statistics" is not a purpose of a status query`},
+		{"usage/bad-purpose", set("--purpose", "curiosity"), exitUsage, `--purpose "curiosity" is not a purpose of a status query`},
 		{"usage/no-basis", drop("--basis"), exitUsage, "--basis is required"},
 		{"usage/bad-basis", set("--basis", "curiosity"), exitUsage, `--basis "curiosity" is not a consent basis`},
 		{"usage/bad-obtained-at", set("--consent-obtained-at", "yesterday"), exitUsage, "is not an RFC 3339 time"},
@@ -445,4 +445,45 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// FuzzVerifyAttestation: whatever a node answers, verifyAttestation
+// returns a verdict or an error and never panics, and a verdict is only
+// given for a token signed by a member's key.
+func FuzzVerifyAttestation(f *testing.F) {
+	n := trusttest.New(f, "TJ", "TR", "KZ")
+	n.Now = trust.TimestampOf(time.Now().Add(-time.Hour))
+	view := trust.NewView(n.State())
+	now := time.Now().UTC()
+	ts := func(t time.Time) string { return t.Format(time.RFC3339) }
+	qid := protocol.NewUUID()
+	payload, err := json.Marshal(map[string]any{
+		"schemaVersion": "1.0.0", "messageType": "status.attestation", "messageId": protocol.NewUUID(), "correlationId": qid,
+		"createdAt": ts(now), "sender": map[string]any{"nodeId": "TJ-N1", "country": "TJ"}, "recipient": map[string]any{"nodeId": "INT-UNHCR"},
+		"purpose": "humanitarian-verification",
+		"payload": map[string]any{"inResponseTo": qid, "matchResult": "no-match", "attestedAt": ts(now), "validUntil": ts(now.Add(24 * time.Hour)),
+			"issuer": map[string]any{"country": "TJ", "authority": "Ministry of Justice"}},
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	tok, err := n.Member("TJ").Sig.Sign(protocol.TypAttestation, payload)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if v, err := verifyAttestation(tok, view, now); err != nil || v.InResponseTo != qid || v.Issuer != "TJ" {
+		f.Fatalf("the seed does not verify: %v %+v", err, v)
+	}
+	f.Add(tok)
+	f.Add(tok[:len(tok)-2])
+	f.Add(bytes.Replace(tok, []byte("."), []byte(".."), 1))
+	f.Fuzz(func(t *testing.T, token []byte) {
+		v, err := verifyAttestation(token, view, now)
+		if (v == nil) == (err == nil) {
+			t.Fatalf("a verdict and an error: %+v, %v", v, err)
+		}
+		if v != nil && v.Issuer != "TJ" && v.Issuer != "TR" && v.Issuer != "KZ" {
+			t.Fatalf("a verdict of issuer %q, not a member", v.Issuer)
+		}
+	})
 }
