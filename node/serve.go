@@ -64,12 +64,18 @@ func (n *Node) isPeer(pin string) bool {
 }
 
 // peerClass tells the peer listener's budget (pintls.NewClassListener)
-// whose a client key is: a registered node of an active member
-// (ClassPeer), a registered active requester (ClassRequester, SPEC §11.1:
-// it sends POST /v1/queries), or neither (ClassOther), from one trust
-// view. A suspended requester is a stranger: it is refused anyway.
-func (n *Node) peerClass(pin string) pintls.Class {
-	v := n.reg.View()
+// whose a client key is, from the current trust view (classOf).
+func (n *Node) peerClass(pin string) pintls.Class { return classOf(n.reg.View(), pin) }
+
+// classOf is the budget class of a client key's pin in view: a
+// registered node of an active member (ClassPeer), a registered active
+// requester (ClassRequester, SPEC §11.1: it sends POST /v1/queries), or
+// neither (ClassOther). A suspended requester is a stranger: its queries
+// are refused anyway. Pure.
+func classOf(v *trust.View, pin string) pintls.Class {
+	if v == nil {
+		return pintls.ClassOther
+	}
 	if _, ok := v.ActiveNodeByPin(pin); ok {
 		return pintls.ClassPeer
 	}
