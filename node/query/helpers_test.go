@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,9 +128,9 @@ type env struct {
 	now     time.Time
 	signer  *jws.Signer
 	cfg     Config
-	// view, once stored, is the registry instead of reg: the real
+	// viewFn, once set, is the registry instead of reg: the real
 	// protocol/trust View through FromView.
-	view atomic.Pointer[trust.View]
+	viewFn func() *trust.View
 }
 
 func newEnv(t testing.TB, mod ...func(*Config)) *env {
@@ -163,8 +162,8 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	}
 	e.h, err = New(e.cfg, Deps{
 		Registry: func() Registry {
-			if e.view.Load() != nil {
-				return FromView(e.view.Load)()
+			if e.viewFn != nil {
+				return FromView(e.viewFn)()
 			}
 			return e.reg
 		},

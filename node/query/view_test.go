@@ -80,7 +80,8 @@ func TestFromView(t *testing.T) {
 				}
 			}
 			require.True(t, t0.After(v.s.ConsensusTime().Time()), "the query is created after the registry's last entry")
-			e.view.Store(trust.NewView(v.s))
+			view := trust.NewView(v.s)
+			e.viewFn = func() *trust.View { return view }
 			e.key = key
 			w := e.post(e.signQuery(baseQuery(qid)), v.pin)
 			require.Equal(t, tc.code, problemCode(t, w), w.Body.String())
@@ -113,10 +114,7 @@ func TestFromViewRequesterFields(t *testing.T) {
 
 	require.Nil(t, FromView(func() *trust.View { return nil })())
 	e := newEnv(t)
-	h, err := New(e.cfg, Deps{Registry: FromView(func() *trust.View { return nil }), Records: e.records, Store: e.store,
-		Signer: e.signer, AuditKey: make([]byte, AuditKeySize), Now: func() time.Time { return t0 }})
-	require.NoError(t, err)
-	e.h = h
+	e.viewFn = func() *trust.View { return nil }
 	w := e.post(e.signQuery(baseQuery(qid)), unhcrPin)
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	require.Equal(t, protocol.CodeUnavailable, problemCode(t, w))
