@@ -298,7 +298,7 @@ func (n *Node) Run(ctx context.Context) error {
 	// Anyone on the network may connect here: the listener does the TLS
 	// handshakes within a budget that registered peers always reach
 	// (pintls.Budget), and serves only what completed them.
-	n.lns["peer"] = pintls.NewListener(n.lns["peer"], pintls.ServerConfig(n.cert), pintls.Budget{}, n.isPeer, n.metrics.PeerConnRefused)
+	n.lns["peer"] = pintls.NewClassListener(n.lns["peer"], pintls.ServerConfig(n.cert), pintls.Budget{}, n.peerClass, n.metrics.PeerConnRefused)
 	localSrv := n.newServer(server.Wrap("local", n.wrapped("local", rt.Local()), n.outside, n.metrics), nil)
 	adminSrv := n.newServer(server.Wrap("admin", n.wrapped("admin", rt.Admin()), n.outside, n.metrics), nil)
 	healthSrv := n.newServer(server.Wrap("health", n.wrapped("health", rt.Health()), n.outside, n.metrics), nil)

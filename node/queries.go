@@ -9,8 +9,6 @@ import (
 	"github.com/ecrn/crvsx/node/query"
 	"github.com/ecrn/crvsx/node/records"
 	"github.com/ecrn/crvsx/node/records/match"
-	"github.com/ecrn/crvsx/protocol/jws"
-	"github.com/ecrn/crvsx/protocol/trust"
 )
 
 // openQueries builds POST /v1/queries (protocol/SPEC.md §11.2, node/query)
@@ -34,7 +32,7 @@ func (n *Node) openQueries() error {
 		MaxBytes: n.cfg.Exchange.MaxMessageBytes, RefuseProbing: qc.RefuseProbing},
 		query.Deps{
 			Fresh:    n.reg.Fresh,
-			Registry: func() query.Registry { return requesterView{n.reg.View()} },
+			Registry: query.FromView(n.reg.View),
 			Records:  recordStatus{n.records},
 			Store:    n.store,
 			Signer:   n.Signer,
@@ -48,25 +46,6 @@ func (n *Node) openQueries() error {
 	}
 	n.queries = h
 	return nil
-}
-
-// requesterView is the registry's trust view as node/query sees it.
-type requesterView struct{ v *trust.View }
-
-func (r requesterView) Requester(id string) (query.Requester, bool) {
-	q, ok := r.v.Requester(id)
-	if !ok {
-		return query.Requester{}, false
-	}
-	return query.Requester{ID: q.ID, Name: q.Name, OrganizationType: q.OrganizationType, TLSSPKISHA256: q.TLSSPKISHA256,
-		Countries: q.Countries, Questions: q.Questions, Bases: q.Bases, RatePerMinute: q.RatePerMinute, RateBurst: q.RateBurst,
-		Status: q.Status}, true
-}
-
-func (r requesterView) RequesterKeys() jws.KeyLookup { return r.v.RequesterKeys() }
-
-func (r requesterView) RequesterKeyValidAt(kid string, t time.Time) error {
-	return r.v.RequesterKeyValidAt(kid, t)
 }
 
 // recordStatus is the records backend as node/query sees it: the matching

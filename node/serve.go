@@ -8,6 +8,7 @@ import (
 
 	"github.com/ecrn/crvsx/node/exchange"
 	"github.com/ecrn/crvsx/node/internal/clockskew"
+	"github.com/ecrn/crvsx/node/pintls"
 	"github.com/ecrn/crvsx/node/server"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/trust"
@@ -70,11 +71,26 @@ func (n *Node) peerLookup(pin string) (server.Peer, bool) {
 	return server.Peer{NodeID: nd.ID, Member: nd.Member}, true
 }
 
-// isPeer tells the peer listener's budget whether a client key belongs
-// to a registered node of an active member.
-func (n *Node) isPeer(pin string) bool {
-	_, ok := n.reg.View().ActiveNodeByPin(pin)
-	return ok
+// peerClass tells the peer listener's budget (pintls.NewClassListener)
+// whose a client key is, from the current trust view (classOf).
+func (n *Node) peerClass(pin string) pintls.Class { return classOf(n.reg.View(), pin) }
+
+// classOf is the budget class of a client key's pin in view: a
+// registered node of an active member (ClassPeer), a registered active
+// requester (ClassRequester, SPEC §11.1: it sends POST /v1/queries), or
+// neither (ClassOther). A suspended requester is a stranger: its queries
+// are refused anyway. Pure.
+func classOf(v *trust.View, pin string) pintls.Class {
+	if v == nil {
+		return pintls.ClassOther
+	}
+	if _, ok := v.ActiveNodeByPin(pin); ok {
+		return pintls.ClassPeer
+	}
+	if r, ok := v.RequesterByPin(pin); ok && r.Status == trust.StatusActive {
+		return pintls.ClassRequester
+	}
+	return pintls.ClassOther
 }
 
 // readiness is the /readyz report: ready once Run serves, while the

@@ -61,6 +61,7 @@ available offline through "crvsx verify".
 		newKeysCmd(e),
 		newSignCmd(e),
 		newVerifyCmd(e),
+		newQueryCmd(e),
 		newSchemasCmd(e),
 		newBenchCmd(e),
 		newRegistryCmd(e),

@@ -25,8 +25,10 @@
 // handshake itself within a Budget — a short handshake deadline, a limit
 // per source address on handshakes in progress, eviction of the oldest
 // pending handshake when all slots are taken, and separate capacity for
-// connections whose client key is a registered node's — so that hosts that
-// never authenticate cannot keep registered peers waiting.
+// connections whose client key is a registered node's, for those whose key
+// is a registered requester's (NewClassListener) and for the rest — so
+// that hosts that never authenticate cannot keep registered peers or
+// requesters waiting, nor requesters the nodes.
 //
 // Its functions are safe for concurrent use; a *tls.Config it returns must
 // not be modified.

@@ -20,17 +20,31 @@ import (
 // slots (more are closed at once); when all Pending slots are taken, the
 // oldest pending handshake is closed to make room, so a stream of idle
 // connections cannot keep a fresh one from being heard. A connection that
-// completed the handshake moves to one of two budgets: Peers for a client
-// key that isPeer recognises (a registered node), Others for the rest
-// (operators without a key, strangers). A full budget closes the new
-// connection; a peer's budget is never spent by anyone else.
+// completed the handshake moves to the budget of its Class: Peers for a
+// client key that is a registered node's, Requesters for one that is a
+// registered active requester's (SPEC §11.1: an organisation that sends
+// status queries), Others for the rest (operators without a key,
+// strangers). A full budget closes the new connection; a class's budget
+// is never spent by another class.
 type Budget struct {
 	HandshakeTimeout time.Duration // default 3 s
 	PerSource        int           // pending handshakes per source IP; default 64
 	Pending          int           // pending handshakes in all; default 256
 	Peers            int           // authenticated node connections; default 768
+	Requesters       int           // authenticated requester connections; default 256
 	Others           int           // other established connections; default 256
 }
+
+// Class is the budget an established connection counts against, decided
+// from its client key's pin by the listener's classify func.
+type Class int
+
+// The classes of Budget.
+const (
+	ClassOther     Class = iota // no key, or a key the registry does not know
+	ClassPeer                   // a registered node of an active member
+	ClassRequester              // a registered active requester
+)
 
 func (b Budget) withDefaults() Budget {
 	if b.HandshakeTimeout <= 0 {
@@ -45,33 +59,65 @@ func (b Budget) withDefaults() Budget {
 	if b.Peers <= 0 {
 		b.Peers = 768
 	}
+	if b.Requesters <= 0 {
+		b.Requesters = 256
+	}
 	if b.Others <= 0 {
 		b.Others = 256
 	}
 	return b
 }
 
+// limit is the budget of class c.
+func (b Budget) limit(c Class) int {
+	switch c {
+	case ClassPeer:
+		return b.Peers
+	case ClassRequester:
+		return b.Requesters
+	}
+	return b.Others
+}
+
 // Refusal reasons reported to Listener's refused callback.
 const (
-	RefusedPerSource = "per-source"      // the source has PerSource handshakes pending
-	RefusedEvicted   = "evicted"         // the oldest pending handshake, closed for a new one
-	RefusedHandshake = "handshake"       // the handshake failed or timed out
-	RefusedPeers     = "peer-budget"     // Peers connections are established
-	RefusedOthers    = "unauthenticated" // Others connections are established
+	RefusedPerSource = "per-source"       // the source has PerSource handshakes pending
+	RefusedEvicted   = "evicted"          // the oldest pending handshake, closed for a new one
+	RefusedHandshake = "handshake"        // the handshake failed or timed out
+	RefusedPeers     = "peer-budget"      // Peers connections are established
+	RefusedRequester = "requester-budget" // Requesters connections are established
+	RefusedOthers    = "unauthenticated"  // Others connections are established
 )
 
 // NewListener returns a listener that does the TLS handshake of every
 // connection itself, concurrently and within the budget, and returns only
 // connections that completed it (as *tls.Conn, which net/http serves as
 // TLS). isPeer says whether a client key's pin (protocol.SPKIPin)
-// belongs to a registered node; refused (may be nil) is told each refusal.
+// belongs to a registered node (ClassPeer; every other key is ClassOther);
+// refused (may be nil) is told each refusal.
 func NewListener(ln net.Listener, cfg *tls.Config, b Budget, isPeer func(pin string) bool, refused func(reason string)) net.Listener {
+	classify := func(string) Class { return ClassOther }
+	if isPeer != nil {
+		classify = func(pin string) Class {
+			if isPeer(pin) {
+				return ClassPeer
+			}
+			return ClassOther
+		}
+	}
+	return NewClassListener(ln, cfg, b, classify, refused)
+}
+
+// NewClassListener is NewListener with every class of Budget: classify
+// returns the Class of a client key's pin (it is not called for a client
+// without a key, which is ClassOther).
+func NewClassListener(ln net.Listener, cfg *tls.Config, b Budget, classify func(pin string) Class, refused func(reason string)) net.Listener {
 	b = b.withDefaults()
 	if refused == nil {
 		refused = func(string) {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &budgetListener{Listener: ln, cfg: cfg, b: b, isPeer: isPeer, refused: refused,
+	l := &budgetListener{Listener: ln, cfg: cfg, b: b, classify: classify, refused: refused,
 		ready: make(chan net.Conn), ctx: ctx, cancel: cancel,
 		perSource: map[string]int{}, pending: list.New()}
 	go l.acceptLoop()
@@ -80,19 +126,19 @@ func NewListener(ln net.Listener, cfg *tls.Config, b Budget, isPeer func(pin str
 
 type budgetListener struct {
 	net.Listener
-	cfg     *tls.Config
-	b       Budget
-	isPeer  func(string) bool
-	refused func(string)
-	ready   chan net.Conn
-	ctx     context.Context
-	cancel  context.CancelFunc
-	err     error // the accept error that ended the loop
+	cfg      *tls.Config
+	b        Budget
+	classify func(string) Class
+	refused  func(string)
+	ready    chan net.Conn
+	ctx      context.Context
+	cancel   context.CancelFunc
+	err      error // the accept error that ended the loop
 
 	mu          sync.Mutex
 	perSource   map[string]int
 	pending     *list.List // *pendingConn, oldest first
-	peers, rest int
+	established [3]int     // by Class
 }
 
 type pendingConn struct {
@@ -179,35 +225,24 @@ func (l *budgetListener) handshake(p *pendingConn) {
 		return
 	}
 	_ = p.raw.SetDeadline(time.Time{})
-	peer := false
-	if pin := PeerPin(tc.ConnectionState()); pin != "" && l.isPeer != nil {
-		peer = l.isPeer(pin)
+	class := ClassOther
+	if pin := PeerPin(tc.ConnectionState()); pin != "" && l.classify != nil {
+		if c := l.classify(pin); c == ClassPeer || c == ClassRequester {
+			class = c
+		}
 	}
 	l.mu.Lock()
-	switch {
-	case peer && l.peers >= l.b.Peers:
+	if l.established[class] >= l.b.limit(class) {
 		l.mu.Unlock()
 		tc.Close()
-		l.refused(RefusedPeers)
+		l.refused(refusedReason[class])
 		return
-	case !peer && l.rest >= l.b.Others:
-		l.mu.Unlock()
-		tc.Close()
-		l.refused(RefusedOthers)
-		return
-	case peer:
-		l.peers++
-	default:
-		l.rest++
 	}
+	l.established[class]++
 	l.mu.Unlock()
 	p.raw.setRelease(func() {
 		l.mu.Lock()
-		if peer {
-			l.peers--
-		} else {
-			l.rest--
-		}
+		l.established[class]--
 		l.mu.Unlock()
 	})
 	select {
@@ -216,6 +251,9 @@ func (l *budgetListener) handshake(p *pendingConn) {
 		tc.Close()
 	}
 }
+
+// refusedReason is the refusal reason of a full budget, by Class.
+var refusedReason = [3]string{ClassOther: RefusedOthers, ClassPeer: RefusedPeers, ClassRequester: RefusedRequester}
 
 // Accept returns the next connection that completed its handshake within
 // the budget.

@@ -178,3 +178,80 @@ func TestBudgetPeersKeepTheirCapacity(t *testing.T) {
 		t.Fatalf("a closed connection's slot did not return: %v", err)
 	}
 }
+
+// TestBudgetRequestersHaveTheirOwnClass: registered requesters (SPEC
+// §11.1) are budgeted apart from registered nodes and from strangers: a
+// full requesters' budget refuses the next requester ("requester-budget")
+// but neither a peer nor a stranger, and a full strangers' budget does not
+// refuse a requester.
+func TestBudgetRequestersHaveTheirOwnClass(t *testing.T) {
+	peer, req, other := mustKey(t, "TR-CLI", "ES256"), mustKey(t, "INT-UNHCR", "ES256"), mustKey(t, "XX-STRANGER", "ES256")
+	peerPin, reqPin := mustPin(t, peer), mustPin(t, req)
+	srv := mustKey(t, "TJ-SRV", "ES256")
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	reasons := map[string]int{}
+	ln := NewClassListener(raw, ServerConfig(srv), Budget{Peers: 1, Requesters: 2, Others: 1}, func(pin string) Class {
+		switch pin {
+		case peerPin:
+			return ClassPeer
+		case reqPin:
+			return ClassRequester
+		}
+		return ClassOther
+	}, func(r string) {
+		mu.Lock()
+		reasons[r]++
+		mu.Unlock()
+	})
+	t.Cleanup(func() { ln.Close() })
+	serveEcho(t, ln)
+	addr, pin := ln.Addr().String(), mustPin(t, srv)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	try := func(cert *tls.Certificate) error {
+		c := dialFrom(t, "127.0.0.1", addr)
+		conns = append(conns, c)
+		return roundTrip(c, ClientConfig(cert, ExpectPin(pin)), time.Second)
+	}
+	if err := try(&other); err != nil {
+		t.Fatalf("the first stranger: %v", err)
+	}
+	if try(&other) == nil {
+		t.Fatal("a second stranger went past the Others budget of 1")
+	}
+	for i := range 2 {
+		if err := try(&req); err != nil {
+			t.Fatalf("requester connection %d refused with the strangers' budget full: %v", i, err)
+		}
+	}
+	if try(&req) == nil {
+		t.Fatal("a third requester connection went past the Requesters budget of 2")
+	}
+	if err := try(&peer); err != nil {
+		t.Fatalf("a peer refused with the requesters' budget full: %v", err)
+	}
+	// The listener reports a refusal after closing the connection: wait
+	// for the two reports.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		got := map[string]int{}
+		for k, v := range reasons {
+			got[k] = v
+		}
+		mu.Unlock()
+		if got[RefusedRequester]+got[RefusedOthers] >= 2 || time.Now().After(deadline) {
+			if got[RefusedRequester] != 1 || got[RefusedOthers] != 1 || got[RefusedPeers] != 0 {
+				t.Fatalf("refusals %v: want one requester-budget and one unauthenticated", got)
+			}
+			return
+		}
+	}
+}

@@ -16,14 +16,15 @@
 //
 // The registry's requester view, the records' decision and the
 // attestation's builder come from other packages through the small
-// interfaces of this one (Registry, Records); the attestation is built by
+// interfaces of this one (Registry, Records); FromView adapts
+// protocol/trust's View to Registry; the attestation is built by
 // protocol/attest.
 //
 // Pure parts: Detector and ProbeKeys (probing), scope and the step checks
 // take no clock and do no I/O. A Handler is safe for concurrent use.
 //
 // Imports: node/internal/httpio, node/pintls, node/records/match,
-// node/store, protocol, protocol/attest, protocol/jws, schemas,
-// schemas/semantic, and
-// x/time (the per-requester rate limit).
+// node/store, protocol, protocol/attest, protocol/jws, protocol/trust
+// (FromView), schemas, schemas/semantic, and x/time (the per-requester
+// rate limit).
 package query

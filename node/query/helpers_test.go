@@ -2,11 +2,6 @@ package query
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -21,40 +16,32 @@ import (
 	"github.com/ecrn/crvsx/node/store"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/jws"
+	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/stretchr/testify/require"
 )
 
-// requesterKey is a requester's signing key. protocol/jws's Signer refuses
-// a member that is not a country code today (key.go checkKey), so the
-// tests sign ES256 by hand with the kid form of SPEC §11.1
-// (<REQUESTER-ID>:<T>); when requester keys land in jws, newRequesterKey
-// becomes jws.GenerateKey(id, jws.AlgES256) and sign becomes Signer.Sign.
+// requesterKey is a requester's signing key (SPEC §11.1): a protocol/jws
+// key whose member is the requester id and whose kid is
+// <REQUESTER-ID>:<thumbprint>, as "crvsx keys generate --member INT-UNHCR"
+// makes it.
 type requesterKey struct {
-	priv *ecdsa.PrivateKey
-	key  jws.Key
+	signer *jws.Signer
+	key    jws.Key
 }
 
 func newRequesterKey(t testing.TB, id string) *requesterKey {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s, err := jws.GenerateKey(id, jws.AlgES256)
 	require.NoError(t, err)
-	tp := sha256.Sum256(priv.PublicKey.X.Bytes())
-	kid := id + ":" + base64.RawURLEncoding.EncodeToString(tp[:])[:16]
-	return &requesterKey{priv: priv, key: jws.Key{Kid: kid, Member: id, Alg: jws.AlgES256, Use: jws.UseSig, Public: &priv.PublicKey}}
+	require.True(t, strings.HasPrefix(s.Kid(), id+":"), "kid %q", s.Kid())
+	return &requesterKey{signer: s, key: s.Public()}
 }
 
 func (k *requesterKey) sign(t testing.TB, typ string, payload []byte) []byte {
 	t.Helper()
-	hdr, err := json.Marshal(map[string]string{"alg": "ES256", "kid": k.key.Kid, "typ": typ})
+	tok, err := k.signer.Sign(typ, payload)
 	require.NoError(t, err)
-	in := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(payload)
-	h := sha256.Sum256([]byte(in))
-	r, s, err := ecdsa.Sign(rand.Reader, k.priv, h[:])
-	require.NoError(t, err)
-	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
-	return []byte(in + "." + base64.RawURLEncoding.EncodeToString(sig))
+	return tok
 }
 
 // fakeRegistry is the registry's requester view.
@@ -142,6 +129,9 @@ type env struct {
 	now     time.Time
 	signer  *jws.Signer
 	cfg     Config
+	// viewFn, once set, is the registry instead of reg: the real
+	// protocol/trust View through FromView.
+	viewFn func() *trust.View
 }
 
 func newEnv(t testing.TB, mod ...func(*Config)) *env {
@@ -172,9 +162,14 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 		m(&e.cfg)
 	}
 	e.h, err = New(e.cfg, Deps{
-		Fresh:    func() error { return e.stale },
-		Registry: func() Registry { return e.reg },
-		Records:  e.records, Store: e.store, Signer: func() *jws.Signer { return e.signer },
+		Fresh: func() error { return e.stale },
+		Registry: func() Registry {
+			if e.viewFn != nil {
+				return FromView(e.viewFn)()
+			}
+			return e.reg
+		},
+		Records: e.records, Store: e.store, Signer: func() *jws.Signer { return e.signer },
 		AuditKey: []byte(strings.Repeat("k", AuditKeySize)),
 		Metrics:  e.metrics,
 		Now:      func() time.Time { return e.now },
