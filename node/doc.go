@@ -17,8 +17,9 @@
 // A *Node is safe for concurrent use; it is started once.
 //
 // Imports: the node packages it composes (node/exchange, node/peer,
-// node/pintls, node/records, node/registry, node/server, node/store,
-// node/internal/ratelog, node/internal/failpoint for the test builds
-// fake clock offset, node/internal/clockskew), protocol, protocol/jws and protocol/trust; no
+// node/pintls, node/query, node/records, node/records/match,
+// node/registry, node/server, node/store, node/internal/ratelog,
+// node/internal/failpoint for the test builds fake clock offset,
+// node/internal/clockskew), protocol, protocol/jws and protocol/trust; no
 // third-party library directly.
 package node
