@@ -10,11 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +19,6 @@ import (
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/attest"
 	"github.com/ecrn/crvsx/protocol/trust"
-	"github.com/ecrn/crvsx/schemas"
 	"github.com/spf13/cobra"
 )
 
@@ -187,39 +182,6 @@ func (f *queryFlags) check(now time.Time) error {
 	return nil
 }
 
-// statusQuery is a status.query (schemas/1.0.0/status-query.schema.json),
-// its members in the order of SPEC §4.
-type statusQuery struct {
-	SchemaVersion string            `json:"schemaVersion"`
-	MessageType   string            `json:"messageType"`
-	MessageID     string            `json:"messageId"`
-	CreatedAt     string            `json:"createdAt"`
-	Sender        protocol.Endpoint `json:"sender"`
-	Recipient     protocol.Endpoint `json:"recipient"`
-	Purpose       string            `json:"purpose"`
-	Payload       queryPayload      `json:"payload"`
-}
-
-type queryPayload struct {
-	Requester queryRequester  `json:"requester"`
-	Consent   queryConsent    `json:"consent"`
-	Subject   json.RawMessage `json:"subject"`
-	Questions []string        `json:"questions"`
-}
-
-type queryRequester struct {
-	Organization     string `json:"organization"`
-	OrganizationType string `json:"organizationType"`
-	OfficerRef       string `json:"officerRef,omitempty"`
-	CaseRef          string `json:"caseRef,omitempty"`
-}
-
-type queryConsent struct {
-	Basis      string `json:"basis"`
-	ObtainedAt string `json:"obtainedAt,omitempty"`
-	Method     string `json:"method,omitempty"`
-}
-
 func runQuery(ctx context.Context, e *env, f *queryFlags) error {
 	now := time.Now()
 	if err := f.check(now); err != nil {
@@ -270,29 +232,9 @@ func runQuery(ctx context.Context, e *env, f *queryFlags) error {
 	}
 
 	// The query (SPEC §4, §11.2 step 3), validated before it is signed.
-	q := statusQuery{
-		SchemaVersion: "1.0.0", MessageType: protocol.MTStatusQuery, MessageID: protocol.NewUUID(),
-		CreatedAt: now.UTC().Format(time.RFC3339),
-		// > sender.nodeId is the requester id and sender.country the
-		// > country of its id (KG for KG-BORDER; an INT- requester's
-		// > sender has none)
-		Sender:    protocol.Endpoint{NodeID: id, Country: query.CountryOf(id)},
-		Recipient: protocol.Endpoint{NodeID: node.ID, Country: f.to},
-		Purpose:   f.purpose,
-		Payload: queryPayload{
-			// > requester.organization is the requester id and
-			// > requester.organizationType its registered type
-			Requester: queryRequester{Organization: id, OrganizationType: req.OrganizationType, OfficerRef: f.officerRef, CaseRef: f.caseRef},
-			Consent:   queryConsent{Basis: f.basis, ObtainedAt: f.obtainedAt, Method: f.method},
-			Subject:   subject,
-			Questions: f.questions,
-		},
-	}
-	raw, err := json.Marshal(q)
-	if err != nil {
-		return err
-	}
-	res, err := schemas.Default().Validate(raw)
+	payload, messageID, err := query.NewQuery(query.Ask{Requester: id, OrganizationType: req.OrganizationType, Node: node,
+		Purpose: f.purpose, Basis: f.basis, ObtainedAt: f.obtainedAt, Method: f.method, OfficerRef: f.officerRef, CaseRef: f.caseRef,
+		Subject: subject, Questions: f.questions, CreatedAt: now})
 	if err != nil {
 		src := "status.query"
 		if pe, ok := err.(*protocol.Error); ok && subjectIssues(pe) {
@@ -301,16 +243,12 @@ func runQuery(ctx context.Context, e *env, f *queryFlags) error {
 		printIssues(e.stderr, src, err)
 		return invalid(err)
 	}
-	payload, err := compactJSON(res.Doc)
-	if err != nil {
-		return err
-	}
-	tok, err := signer.Sign(protocol.TypQuery, payload)
+	tok, err := query.SignQuery(signer, payload)
 	if err != nil {
 		return err
 	}
 
-	att, err := postQuery(ctx, node, cert, tok, f.timeout)
+	att, err := query.Send(ctx, node, cert, tok, f.timeout)
 	if err != nil {
 		return e.reportQueryError(node, err, f.asJSON)
 	}
@@ -318,8 +256,8 @@ func runQuery(ctx context.Context, e *env, f *queryFlags) error {
 	// > SPEC §11.3 Offline verification (protocol/attest), and the answer
 	// > is to this query from the member asked.
 	v, err := attest.Verify(att, view, time.Now())
-	if err == nil && v.InResponseTo != q.MessageID {
-		err = fmt.Errorf("the attestation answers query %s, not this query %s", v.InResponseTo, q.MessageID)
+	if err == nil && v.InResponseTo != messageID {
+		err = fmt.Errorf("the attestation answers query %s, not this query %s", v.InResponseTo, messageID)
 	}
 	if err == nil && v.Issuer.Country != f.to {
 		err = fmt.Errorf("the attestation is issued by %s, not by the member asked, %s", v.Issuer.Country, f.to)
@@ -336,13 +274,13 @@ func runQuery(ctx context.Context, e *env, f *queryFlags) error {
 	}
 	out := f.out
 	if out == "" {
-		out = "attestation-" + q.MessageID + ".jws"
+		out = "attestation-" + messageID + ".jws"
 	}
 	if err := replaceFile(out, append(bytes.Clone(att), '\n'), 0o644); err != nil {
 		return fmt.Errorf("the attestation verified but could not be saved to %s: %w", out, err)
 	}
 	if f.asJSON {
-		return e.printJSON(queryResultJSON{Query: q.MessageID, Node: node.ID, File: out, Verdict: v})
+		return e.printJSON(queryResultJSON{Query: messageID, Node: node.ID, File: out, Verdict: v})
 	}
 	fmt.Fprintln(e.stdout, v.String())
 	fmt.Fprintf(e.stdout, "answered by %s; saved to %s\n", node.ID, out)
@@ -441,51 +379,6 @@ func (e *env) readClientTLSKey(file, id string) (tls.Certificate, error) {
 		return tls.Certificate{}, fmt.Errorf("--tls-key %s: %w", file, err)
 	}
 	return cert, nil
-}
-
-// maxAttestationBytes bounds the node's answer.
-const maxAttestationBytes = protocol.MaxMessageBytes
-
-// postQuery sends the signed query to the node over mutual TLS, the
-// node's key pinned to its registered pin, and returns the attestation;
-// an answer that is not one is a *protocol.ProblemError.
-func postQuery(ctx context.Context, node trust.Node, cert tls.Certificate, tok []byte, timeout time.Duration) ([]byte, error) {
-	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		TLSClientConfig:     pintls.ClientConfig(&cert, pintls.ExpectPin(node.TLSSPKISHA256)),
-		TLSHandshakeTimeout: 10 * time.Second,
-	}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: timeout}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(node.APIURL, "/")+"/v1/queries", bytes.NewReader(tok))
-	if err != nil {
-		return nil, fmt.Errorf("node %s: API URL %q: %w", node.ID, node.APIURL, err)
-	}
-	req.Header.Set("Content-Type", protocol.MediaTypeJOSE)
-	req.Header.Set("Accept", protocol.MediaTypeJOSE+", "+protocol.ProblemContentType)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAttestationBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if resp.StatusCode == http.StatusOK && mt == protocol.MediaTypeJOSE {
-		if len(body) > maxAttestationBytes {
-			return nil, &protocol.ProblemError{From: node.ID, Status: resp.StatusCode, Problem: protocol.Problem{Detail: "the answer is larger than a message may be"}}
-		}
-		return bytes.TrimSpace(body), nil
-	}
-	pe := protocol.DecodeProblem(node.ID, resp.StatusCode, resp.Header.Get("Content-Type"), body)
-	if ra := resp.Header.Get("Retry-After"); ra != "" && pe.Problem.Code != "" {
-		if s, err := strconv.Atoi(ra); err == nil {
-			pe.Problem.Detail += fmt.Sprintf(" (retry after %d s)", s)
-		}
-	}
-	return nil, pe
 }
 
 // reportQueryError prints the node's refusal, or why it could not be
