@@ -319,7 +319,8 @@ func TestBenchE2E(t *testing.T) {
 }
 
 func TestDevnetOnce(t *testing.T) {
-	r := run(t, nil, "devnet", "--once", "--log-format", "json")
+	dir := t.TempDir()
+	r := run(t, nil, "devnet", "--once", "--log-format", "json", "--dir", dir)
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
 	for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
 		var rec map[string]any
@@ -337,6 +338,24 @@ func TestDevnetOnce(t *testing.T) {
 	assert.EqualValues(t, 7, sum["sent"], "the demo's seven deliveries")
 	assert.EqualValues(t, 0, sum["duplicates"])
 	assert.Equal(t, true, sum["key_rotated"])
+	// Step 6: the displaced person's check, verified offline with every
+	// node stopped; the attestation and the bundle stay in DIR for a
+	// field officer's own check.
+	assert.Equal(t, "unique-match", sum["status_match"])
+	assert.Equal(t, true, sum["attestation_verified_offline"])
+	var manifest struct {
+		GenesisSHA256 string `json:"genesisSha256"`
+	}
+	require.NoError(t, json.Unmarshal(must(os.ReadFile(filepath.Join(dir, "devnet.json"))), &manifest))
+	att := filepath.Join(dir, "INT-UNHCR", "attestation.jws")
+	v := run(t, nil, "verify", "--bundle", filepath.Join(dir, "trust-bundle.json"), "--genesis-sha256", manifest.GenesisSHA256, att)
+	require.Equal(t, exitOK, v.code, v.stderr)
+	assert.Contains(t, v.stdout, "VALID — Tajikistan (TJ)")
+	assert.Contains(t, v.stdout, "vital status: no death registered; civil status: married")
+	payload := string(jwsPayload(t, bytes.TrimSpace(must(os.ReadFile(att)))))
+	for _, leak := range []string{"Раҳимов", "Rakhimov", "Tokhir", "1988", "TJ-DSH", "Zarina"} {
+		assert.NotContains(t, payload, leak, "an attestation echoes nothing of the record or the subject")
+	}
 }
 
 func TestDevnetChecksTheDemosCountriesFirst(t *testing.T) {

@@ -38,13 +38,22 @@ status. Then a demo runs that a newcomer can follow in the log:
   3. TR registers the divorce of a marriage registered in Tajikistan.
   4. TJ rotates its signing key; the others pick it up.
   5. KZ's node stops while messages queue for it, then restarts.
+  6. A displaced person's check: the founders register UNHCR as a
+     requester; TJ imports its person records; UNHCR asks TJ about a man
+     who gives his name in Latin letters and only his birth year; TJ
+     answers a signed attestation; every node stops and the attestation
+     is verified offline with the trust bundle; the nodes start again.
+     DIR/INT-UNHCR holds UNHCR's keys and the attestation, DIR holds
+     trust-bundle.json: the log prints the crvsx verify and crvsx query
+     commands to try them.
 
 Without --once the network keeps running until Ctrl-C (paste the printed
 commands). With --once it prints a summary (sent, delivered, receipts
-verified, rejected) and exits 0 only if every message arrived exactly
-once. --dir keeps the network (keys, tokens, messages, data) in DIR, and
-starting again on the same DIR resumes it; without it a temporary folder
-is used and removed.
+verified, rejected, the status check) and exits 0 only if every message
+arrived exactly once and the attestation verified offline. --dir keeps
+the network (keys, tokens, messages, data) in DIR, and starting again on
+the same DIR resumes it; without it a temporary folder is used and
+removed.
 
 The files of member CC in DIR: CC/node.json (its configuration),
 CC/tokens (the national system's token for the local API),

@@ -6,36 +6,46 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/ecrn/crvsx/node/exchange"
 	"github.com/ecrn/crvsx/node/internal/scaffold"
+	"github.com/ecrn/crvsx/node/query"
+	"github.com/ecrn/crvsx/node/records"
 	"github.com/ecrn/crvsx/node/server"
 	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/protocol/attest"
 	"github.com/ecrn/crvsx/protocol/jws"
 	"github.com/ecrn/crvsx/protocol/trust"
 )
 
 // Summary is what the demo did and saw.
 type Summary struct {
-	Sent             int      `json:"sent"`              // per-recipient messages queued
-	Delivered        int      `json:"delivered"`         // delivered with a receipt
-	ReceiptsVerified int      `json:"receipts_verified"` // receipts re-checked by the demo against the sender's trust view
-	Received         int      `json:"received"`          // records in the recipients' inboxes
-	Rejected         int      `json:"rejected"`          // submissions or deliveries refused
-	Duplicates       int      `json:"duplicates"`        // a message found more than once in an inbox
-	Missing          int      `json:"missing"`           // a delivered message not found in its recipient's inbox
-	OutOfOrder       int      `json:"out_of_order"`      // queued messages that arrived out of submission order
-	KeyRotated       bool     `json:"key_rotated"`
-	Steps            []string `json:"steps"`
+	Sent             int  `json:"sent"`              // per-recipient messages queued
+	Delivered        int  `json:"delivered"`         // delivered with a receipt
+	ReceiptsVerified int  `json:"receipts_verified"` // receipts re-checked by the demo against the sender's trust view
+	Received         int  `json:"received"`          // records in the recipients' inboxes
+	Rejected         int  `json:"rejected"`          // submissions or deliveries refused
+	Duplicates       int  `json:"duplicates"`        // a message found more than once in an inbox
+	Missing          int  `json:"missing"`           // a delivered message not found in its recipient's inbox
+	OutOfOrder       int  `json:"out_of_order"`      // queued messages that arrived out of submission order
+	KeyRotated       bool `json:"key_rotated"`
+	// StatusMatch is the matchResult of the responder's query to TJ
+	// (step 6), and AttestationOffline whether its attestation verified
+	// offline, against the trust bundle, with every node stopped.
+	StatusMatch        string   `json:"status_match"`
+	AttestationOffline bool     `json:"attestation_verified_offline"`
+	Steps              []string `json:"steps"`
 }
 
 // OK reports whether everything arrived exactly once and in order.
 func (s *Summary) OK() bool {
 	return s.Sent > 0 && s.Delivered == s.Sent && s.ReceiptsVerified == s.Sent && s.Received == s.Sent &&
-		s.Rejected == 0 && s.Duplicates == 0 && s.Missing == 0 && s.OutOfOrder == 0 && s.KeyRotated
+		s.Rejected == 0 && s.Duplicates == 0 && s.Missing == 0 && s.OutOfOrder == 0 && s.KeyRotated &&
+		s.StatusMatch == "unique-match" && s.AttestationOffline
 }
 
 // sent is one queued message the demo follows.
@@ -76,6 +86,14 @@ func CheckDemo(countries []string) error {
 //     Tajik and a Kazakh citizen) is accepted by KZ.
 //  5. KZ's node stops; TR registers three births of Kazakh children in
 //     İstanbul, which queue; KZ restarts and receives them in order.
+//  6. A displaced person's check: the founders register UNHCR as a
+//     requester (requester.register); TJ's national system imports its
+//     person records (POST /v1/records); UNHCR asks TJ, over pinned mTLS,
+//     whether a man who gives his name in Latin letters and only his birth
+//     year is registered, alive by the registry's knowledge and married
+//     (POST /v1/queries); TJ answers a signed attestation; every node
+//     stops, and the attestation is verified offline against the trust
+//     bundle replayed from the genesis; the nodes start again.
 //
 // It returns the summary; its error is for a failure to run the demo.
 func Demo(ctx context.Context, n *Network, log *slog.Logger) (*Summary, error) {
@@ -92,6 +110,7 @@ func Demo(ctx context.Context, n *Network, log *slog.Logger) (*Summary, error) {
 		{"3. TR registers the divorce of a marriage registered in Tajikistan → TJ", d.step3},
 		{"4. TJ rotates its signing key; KZ accepts TJ's next message", d.step4},
 		{"5. KZ's node stops; TR's messages to KZ queue; KZ restarts and receives them in order", d.step5},
+		{"6. UNHCR checks a displaced Tajik's status with TJ; the attestation holds offline after every node stops", d.step6},
 	}
 	for _, s := range steps {
 		log.Info("demo: " + s.name)
@@ -407,4 +426,93 @@ func (n *Network) RotateSigningKey(ctx context.Context, country string) error {
 		return err
 	}
 	return os.Rename(tmp, m.Config.Keys.SigningKey)
+}
+
+// step6 is the displaced person's check (SPEC §11).
+func (d *demo) step6(ctx context.Context) error {
+	n := d.n
+	r, err := n.RegisterResponder(ctx)
+	if err != nil {
+		return fmt.Errorf("register %s: %w", ResponderID, err)
+	}
+	tj := n.Members["TJ"]
+	rep, err := (&records.Client{BaseURL: tj.LocalURL(), Token: tj.Token}).Import(ctx, DisplacedRecords)
+	if err != nil {
+		return fmt.Errorf("TJ's records import: %w", err)
+	}
+	if rep.Rejected > 0 {
+		return fmt.Errorf("TJ's records import rejected %d lines: %+v", rep.Rejected, rep.Errors)
+	}
+	d.log.Info("demo: TJ's national system imported its person records", slog.Int("lines", rep.Lines), slog.Int("created", rep.Created), slog.Int("unchanged", rep.Unchanged))
+
+	view := tj.Node().Registry().View()
+	req, ok := view.Requester(r.ID)
+	if !ok {
+		return fmt.Errorf("%s is not in TJ's trust view", r.ID)
+	}
+	target, ok := view.NodeOfMember("TJ")
+	if !ok {
+		return fmt.Errorf("TJ has no node in its own trust view")
+	}
+	questions := []string{"is-registered", "vital-status", "civil-status"}
+	payload, qid, err := query.NewQuery(query.Ask{Requester: r.ID, OrganizationType: req.OrganizationType, Node: target,
+		Purpose: "humanitarian-verification", Basis: "data-subject-consent", Method: "written",
+		ObtainedAt: time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), CaseRef: "IST-2026-004211",
+		Subject: DisplacedSubject, Questions: questions})
+	if err != nil {
+		return fmt.Errorf("the query: %w", err)
+	}
+	tok, err := query.SignQuery(r.Signer, payload)
+	if err != nil {
+		return err
+	}
+	att, err := query.Send(ctx, target, r.TLS, tok, 10*time.Second)
+	if err != nil {
+		return fmt.Errorf("%s asked TJ: %w", r.ID, err)
+	}
+	attFile := filepath.Join(r.Dir, "attestation.jws")
+	if err := scaffold.WriteFile(attFile, append(att, '\n'), 0o644); err != nil {
+		return err
+	}
+	b, err := tj.Node().Registry().Bundle()
+	if err != nil {
+		return err
+	}
+	bundle, err := b.Marshal()
+	if err != nil {
+		return err
+	}
+	bundleFile := filepath.Join(n.Dir, "trust-bundle.json")
+	if err := scaffold.WriteFile(bundleFile, bundle, 0o644); err != nil {
+		return err
+	}
+	d.log.Info("demo: TJ answered with a signed attestation", slog.String("query", qid), slog.String("file", attFile), slog.Int("bytes", len(att)))
+
+	// Offline: no node runs while the attestation is checked.
+	d.log.Info("demo: stopping every node; the attestation is checked with the trust bundle alone")
+	n.Stop()
+	parsed, err := trust.ParseBundle(bundle)
+	if err != nil {
+		return err
+	}
+	st, _, err := trust.Replay(parsed, n.Manifest.GenesisSHA256)
+	if err != nil {
+		return fmt.Errorf("replay the trust bundle: %w", err)
+	}
+	v, err := attest.Verify(att, trust.NewView(st), time.Now())
+	if err != nil {
+		return fmt.Errorf("offline verification: %w", err)
+	}
+	if v.InResponseTo != qid {
+		return fmt.Errorf("the attestation answers %s, not %s", v.InResponseTo, qid)
+	}
+	d.sum.StatusMatch = v.MatchResult
+	d.sum.AttestationOffline = v.Valid()
+	d.log.Info("demo: offline verdict: "+v.String(),
+		slog.String("verify", fmt.Sprintf("crvsx verify --bundle %s --genesis-sha256 %s %s", bundleFile, n.Manifest.GenesisSHA256, attFile)),
+		slog.String("qr", fmt.Sprintf("crvsx attest qr %s --out %s", attFile, filepath.Join(r.Dir, "attestation.png"))),
+		slog.String("ask_again", fmt.Sprintf("crvsx query --key %s --tls-key %s --to TJ --subject %s --question vital-status --purpose humanitarian-verification --basis data-subject-consent --bundle %s --genesis-sha256 %s",
+			r.KeyFile, r.TLSKey, r.Subject, bundleFile, n.Manifest.GenesisSHA256)))
+	d.log.Info("demo: starting every node again")
+	return n.Start(ctx)
 }

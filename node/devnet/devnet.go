@@ -44,7 +44,8 @@ var NodeIDs = map[string]string{
 	"UZ": "UZ-MOJ-CRVS", "KG": "KG-GRS-CRVS", "AZ": "AZ-DOST-CRVS",
 }
 
-// names of the members' registries, for the genesis.
+// names of the members' registries, for the genesis and the issuer of
+// their attestations.
 var names = map[string]string{
 	"TJ": "Civil registry offices (ZAGS) of the Republic of Tajikistan",
 	"TR": "Nüfus ve Vatandaşlık İşleri Genel Müdürlüğü (Türkiye)",
@@ -522,6 +523,7 @@ func Generate(dir string, opts Options) error {
 		cfg.Exchange.NoSync = opts.NoSync
 		cfg.Registry.MaxStaleness = node.Duration(opts.MaxStaleness)
 		cfg.Local.TokensFile = "tokens"
+		cfg.Queries.Authority = names[c] // issuer.authority of its attestations
 		cfg.Admin.TokensFile = "admin-tokens"
 		cb, err := json.MarshalIndent(cfg, "", "  ")
 		if err != nil {

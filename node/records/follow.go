@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ecrn/crvsx/protocol"
 	"log/slog"
 	"time"
 
@@ -115,7 +116,13 @@ func (f *Follower) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
+		switch {
+		case err == nil:
+		case protocol.CodeOf(err) == protocol.CodeRegistryStale:
+			// Held while the registry replica is stale (at every start,
+			// until it is in sync): expected, and /readyz says so.
+			f.Log.Debug("records: inbound events held while the registry replica is stale", slog.Any("err", err))
+		default:
 			f.Log.Warn("records: applying inbound events failed; retrying", slog.Any("err", err))
 		}
 		if n > 0 && err == nil {
