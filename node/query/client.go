@@ -26,8 +26,8 @@ import (
 
 // Ask is what a requester asks a member's node.
 type Ask struct {
-	Requester        string    // the requester id (the signing key's member)
-	OrganizationType string    // its registered type (trust.Requester)
+	Requester        string     // the requester id (the signing key's member)
+	OrganizationType string     // its registered type (trust.Requester)
 	Node             trust.Node // the member's node (trust.View.NodeOfMember)
 	Purpose          string
 	Basis            string // consent.basis
