@@ -300,6 +300,9 @@ func scopeWarnings(r trust.Requester, f *queryFlags) []string {
 			w = append(w, fmt.Sprintf("question %s is not in %s's registered scope", q, r.ID))
 		}
 	}
+	if !slices.Contains(r.Purposes, f.purpose) {
+		w = append(w, fmt.Sprintf("purpose %s is not in %s's registered scope", f.purpose, r.ID))
+	}
 	if !slices.Contains(r.Bases, f.basis) {
 		w = append(w, fmt.Sprintf("consent basis %s is not in %s's registered scope", f.basis, r.ID))
 	}

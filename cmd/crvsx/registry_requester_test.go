@@ -36,7 +36,7 @@ func TestRegistryRequesterOnline(t *testing.T) {
 		ID: "INT-UNHCR", Name: "UNHCR", OrganizationType: "humanitarian-un",
 		Keys:          []trust.RequesterKeySpec{{JWK: jwk, NotBefore: trust.TimestampOf(now.Add(-time.Hour)), NotAfter: trust.TimestampOf(now.Add(365 * 24 * time.Hour))}},
 		TLSSPKISHA256: strings.Repeat("5e", 32), Countries: []string{"TJ", "TR"}, Questions: []string{"vital-status"},
-		Bases: []string{"vital-interest"}, Rate: trust.Rate{PerMinute: 30, Burst: 5},
+		Bases: []string{"vital-interest"}, Purposes: []string{"humanitarian-verification"}, Rate: trust.Rate{PerMinute: 30, Burst: 5},
 	}})
 	require.NoError(t, err)
 

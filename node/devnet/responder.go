@@ -88,6 +88,7 @@ func (n *Network) RegisterResponder(ctx context.Context) (*Responder, error) {
 		Countries:     n.Countries(),
 		Questions:     []string{"is-registered", "has-birth-record", "vital-status", "civil-status"},
 		Bases:         []string{"data-subject-consent", "vital-interest"},
+		Purposes:      []string{"humanitarian-verification", "identification-assistance", "family-reunification"},
 		Rate:          trust.Rate{PerMinute: 60, Burst: 10},
 	}
 	cmd, err := trust.NewCommand(n.Manifest.GenesisSHA256, protocol.NewUUID(), trust.CmdRequesterRegister, now, via.Country,

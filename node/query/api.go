@@ -19,6 +19,7 @@ type Requester struct {
 	Countries        []string // the members it may query
 	Questions        []string // the questions it may ask
 	Bases            []string // the consent bases it may invoke
+	Purposes         []string // the envelope purposes its queries may carry
 	RatePerMinute    int      // queries per minute, per member node
 	RateBurst        int
 	Status           string // "active" or "suspended"

@@ -343,11 +343,12 @@ func (h *Handler) check(r *http.Request, raw []byte) (*query, *refusal) {
 	// Every query that reaches step 4 is audited (SPEC §11.2): the
 	// refusals from here on by refuse, the answers by AnswerQuery.
 	// > 4. Scope: this node's member is among the requester's countries,
-	// > every question is among its questions and consent.basis among its
-	// > bases (QUERY_NOT_AUTHORIZED, 403, naming the first thing out of
-	// > scope). consent.obtainedAt, when given, is not after createdAt.
+	// > every question is among its questions, the envelope's purpose
+	// > among its purposes and consent.basis among its bases
+	// > (QUERY_NOT_AUTHORIZED, 403, naming the first thing out of scope).
+	// > consent.obtainedAt, when given, is not after createdAt.
 	consent := obj(p["consent"])
-	if f := scope(req, h.cfg.Member, q.questions, str(consent["basis"]), str(consent["obtainedAt"]), createdAt); f != nil {
+	if f := scope(req, h.cfg.Member, q.questions, str(q.doc["purpose"]), str(consent["basis"]), str(consent["obtainedAt"]), createdAt); f != nil {
 		return q, h.refuse(r.Context(), q, f, "")
 	}
 	// > 5. The rate limit of the requester at this node (RATE_LIMITED,
@@ -374,7 +375,7 @@ func (h *Handler) check(r *http.Request, raw []byte) (*query, *refusal) {
 }
 
 // scope is SPEC §11.2 step 4. Pure.
-func scope(req Requester, member string, questions []string, basis, obtainedAt string, createdAt time.Time) *refusal {
+func scope(req Requester, member string, questions []string, purpose, basis, obtainedAt string, createdAt time.Time) *refusal {
 	if !slices.Contains(req.Countries, member) {
 		return &refusal{err: protocol.Errorf(protocol.CodeQueryNotAuthorized, "country %s is not in the scope of requester %s", member, req.ID)}
 	}
@@ -382,6 +383,10 @@ func scope(req Requester, member string, questions []string, basis, obtainedAt s
 		if !slices.Contains(req.Questions, q) {
 			return &refusal{err: protocol.Errorf(protocol.CodeQueryNotAuthorized, "question %s is not in the scope of requester %s", q, req.ID)}
 		}
+	}
+	if !slices.Contains(req.Purposes, purpose) {
+		return &refusal{err: &protocol.Error{Code: protocol.CodeQueryNotAuthorized, Pointer: "/purpose",
+			Detail: fmt.Sprintf("purpose %s is not in the scope of requester %s", purpose, req.ID)}}
 	}
 	if !slices.Contains(req.Bases, basis) {
 		return &refusal{err: protocol.Errorf(protocol.CodeQueryNotAuthorized, "consent basis %s is not in the scope of requester %s", basis, req.ID)}

@@ -102,7 +102,7 @@ func TestKGBorderRecipientCountry(t *testing.T) {
 	e := newEnv(t)
 	kg := newRequesterKey(t, "KG-BORDER")
 	e.reg.requesters["KG-BORDER"] = Requester{ID: "KG-BORDER", OrganizationType: "border-agency", TLSSPKISHA256: "kg-pin",
-		Countries: []string{"TJ"}, Questions: []string{"vital-status"}, Bases: []string{"legal-obligation"}, RatePerMinute: 10, RateBurst: 5, Status: RequesterActive}
+		Countries: []string{"TJ"}, Questions: []string{"vital-status"}, Bases: []string{"legal-obligation"}, Purposes: []string{"humanitarian-verification"}, RatePerMinute: 10, RateBurst: 5, Status: RequesterActive}
 	e.reg.keys[kg.key.Kid] = kg.key
 	e.key = kg
 	doc := baseQuery(qid)
@@ -186,6 +186,7 @@ func TestRefusals(t *testing.T) {
 			e.reg.requesters[unhcr] = r
 		}, code: protocol.CodeQueryNotAuthorized, audit: true},
 		{name: "4/question-out-of-scope", doc: func(d map[string]any) { set(d, "/payload/questions", []any{"vital-status", "civil-status"}) }, code: protocol.CodeQueryNotAuthorized, audit: true},
+		{name: "4/purpose-out-of-scope", doc: func(d map[string]any) { set(d, "/purpose", "statistics") }, code: protocol.CodeQueryNotAuthorized, audit: true},
 		{name: "4/basis-out-of-scope", doc: func(d map[string]any) { set(d, "/payload/consent/basis", "public-interest-mandate") }, code: protocol.CodeQueryNotAuthorized, audit: true},
 		{name: "4/consent-obtained-after-createdAt", doc: func(d map[string]any) {
 			set(d, "/payload/consent/obtainedAt", t0.Format(time.RFC3339)) // createdAt is t0 − 1 minute

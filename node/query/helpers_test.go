@@ -142,7 +142,7 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 		requesters: map[string]Requester{unhcr: {
 			ID: unhcr, Name: "UNHCR", OrganizationType: "humanitarian-un", TLSSPKISHA256: unhcrPin,
 			Countries: []string{"TJ", "KZ"}, Questions: []string{"is-registered", "vital-status", "has-birth-record"},
-			Bases: []string{"data-subject-consent", "vital-interest"}, RatePerMinute: 60, RateBurst: 100, Status: RequesterActive,
+			Bases: []string{"data-subject-consent", "vital-interest"}, Purposes: []string{"humanitarian-verification", "identification-assistance"}, RatePerMinute: 60, RateBurst: 100, Status: RequesterActive,
 		}},
 		keys:    map[string]jws.Key{e.key.key.Kid: e.key.key},
 		invalid: map[string]error{},

@@ -130,21 +130,23 @@ func TestLoadOrCreateAuditKey(t *testing.T) {
 
 // TestScope is step 4 alone: the first thing out of scope is named.
 func TestScope(t *testing.T) {
-	req := Requester{ID: "INT-UNHCR", Countries: []string{"TJ"}, Questions: []string{"vital-status"}, Bases: []string{"vital-interest"}}
+	req := Requester{ID: "INT-UNHCR", Countries: []string{"TJ"}, Questions: []string{"vital-status"}, Bases: []string{"vital-interest"}, Purposes: []string{"humanitarian-verification"}}
 	for _, tc := range []struct {
 		name, member, basis, obtained string
 		questions                     []string
+		purpose                       string
 		detail                        string
 	}{
-		{"ok", "TJ", "vital-interest", "", []string{"vital-status"}, ""},
-		{"country-first", "KZ", "legal-obligation", "", []string{"civil-status"}, "country KZ"},
-		{"question", "TJ", "legal-obligation", "", []string{"vital-status", "civil-status"}, "question civil-status"},
-		{"basis", "TJ", "legal-obligation", "", []string{"vital-status"}, "consent basis legal-obligation"},
-		{"obtainedAt-after-createdAt", "TJ", "vital-interest", "2026-03-02T09:00:01Z", []string{"vital-status"}, "obtainedAt"},
-		{"obtainedAt-equal-createdAt", "TJ", "vital-interest", "2026-03-02T09:00:00Z", []string{"vital-status"}, ""},
+		{"ok", "TJ", "vital-interest", "", []string{"vital-status"}, "humanitarian-verification", ""},
+		{"country-first", "KZ", "legal-obligation", "", []string{"civil-status"}, "statistics", "country KZ"},
+		{"question", "TJ", "legal-obligation", "", []string{"vital-status", "civil-status"}, "statistics", "question civil-status"},
+		{"purpose", "TJ", "legal-obligation", "", []string{"vital-status"}, "statistics", "purpose statistics"},
+		{"basis", "TJ", "legal-obligation", "", []string{"vital-status"}, "humanitarian-verification", "consent basis legal-obligation"},
+		{"obtainedAt-after-createdAt", "TJ", "vital-interest", "2026-03-02T09:00:01Z", []string{"vital-status"}, "humanitarian-verification", "obtainedAt"},
+		{"obtainedAt-equal-createdAt", "TJ", "vital-interest", "2026-03-02T09:00:00Z", []string{"vital-status"}, "humanitarian-verification", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := scope(req, tc.member, tc.questions, tc.basis, tc.obtained, t0)
+			f := scope(req, tc.member, tc.questions, tc.purpose, tc.basis, tc.obtained, t0)
 			if tc.detail == "" {
 				require.Nil(t, f)
 				return

@@ -34,7 +34,7 @@ func (r viewRegistry) Requester(id string) (Requester, bool) {
 	}
 	return Requester{
 		ID: t.ID, Name: t.Name, OrganizationType: t.OrganizationType, TLSSPKISHA256: t.TLSSPKISHA256,
-		Countries: t.Countries, Questions: t.Questions, Bases: t.Bases,
+		Countries: t.Countries, Questions: t.Questions, Bases: t.Bases, Purposes: t.Purposes,
 		RatePerMinute: t.RatePerMinute, RateBurst: t.RateBurst, Status: t.Status,
 	}, true
 }

@@ -105,7 +105,7 @@ func TestFromViewRequesterFields(t *testing.T) {
 	require.True(t, ok)
 	tr, _ := view.Requester(unhcr)
 	require.Equal(t, Requester{ID: tr.ID, Name: tr.Name, OrganizationType: tr.OrganizationType, TLSSPKISHA256: tr.TLSSPKISHA256,
-		Countries: tr.Countries, Questions: tr.Questions, Bases: tr.Bases, RatePerMinute: 60, RateBurst: 10, Status: RequesterActive}, got)
+		Countries: tr.Countries, Questions: tr.Questions, Bases: tr.Bases, Purposes: tr.Purposes, RatePerMinute: 60, RateBurst: 10, Status: RequesterActive}, got)
 	require.Equal(t, trust.StatusActive, RequesterActive)
 	_, ok = reg.Requester("INT-IOM")
 	require.False(t, ok)

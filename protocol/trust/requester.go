@@ -33,6 +33,11 @@ var (
 	requesterOrgTypes  = []string{"border-agency", "civil-registry", "consular", "court", "humanitarian-ngo", "humanitarian-un", "social-protection"}
 	requesterQuestions = []string{"citizenship-confirmed", "civil-status", "has-birth-record", "identity-document-valid", "is-registered", "vital-status"}
 	requesterBases     = []string{"data-subject-consent", "legal-obligation", "public-interest-mandate", "vital-interest"}
+	// The envelope purposes (common.schema.json#/definitions/purpose) a
+	// query may carry.
+	requesterPurposes = []string{"acknowledgement", "birthplace-notification", "citizenship-notification", "correction-notice",
+		"family-reunification", "humanitarian-verification", "identification-assistance", "nationality-determination",
+		"protection-notification", "residence-notification", "statistics"}
 )
 
 // RequesterOrganizationTypes, RequesterQuestions and RequesterConsentBases
@@ -44,6 +49,9 @@ func RequesterQuestions() []string { return slices.Clone(requesterQuestions) }
 
 // RequesterConsentBases: see RequesterOrganizationTypes.
 func RequesterConsentBases() []string { return slices.Clone(requesterBases) }
+
+// RequesterPurposes: see RequesterOrganizationTypes.
+func RequesterPurposes() []string { return slices.Clone(requesterPurposes) }
 
 // Rate is a requester's rate limit at one member node.
 type Rate struct {
@@ -83,6 +91,7 @@ type RequesterRecord struct {
 	Countries        []string       `json:"countries"`
 	Questions        []string       `json:"questions"`
 	Bases            []string       `json:"bases"`
+	Purposes         []string       `json:"purposes"`
 	Rate             Rate           `json:"rate"`
 	Status           string         `json:"status"`
 	History          []StatusChange `json:"history"`
@@ -108,6 +117,7 @@ type RequesterSpec struct {
 	Countries        []string           `json:"countries"`
 	Questions        []string           `json:"questions"`
 	Bases            []string           `json:"bases"`
+	Purposes         []string           `json:"purposes"`
 	Rate             Rate               `json:"rate"`
 }
 
@@ -190,6 +200,9 @@ func (rs RequesterSpec) check() error {
 		return fmt.Errorf("requester %s: %w", rs.ID, err)
 	}
 	if err := checkList("bases", rs.Bases, len(requesterBases), in(requesterBases)); err != nil {
+		return fmt.Errorf("requester %s: %w", rs.ID, err)
+	}
+	if err := checkList("purposes", rs.Purposes, len(requesterPurposes), in(requesterPurposes)); err != nil {
 		return fmt.Errorf("requester %s: %w", rs.ID, err)
 	}
 	if rs.Rate.PerMinute < 1 || rs.Rate.PerMinute > MaxRatePerMinute || rs.Rate.Burst < 1 || rs.Rate.Burst > MaxRateBurst {
@@ -361,7 +374,7 @@ func (a *RequesterRegisterArgs) execute(x *execution) *RejectedError {
 	}
 	x.putRequester(RequesterRecord{ID: rs.ID, Name: rs.Name, OrganizationType: rs.OrganizationType, Keys: keys,
 		TLSSPKISHA256: rs.TLSSPKISHA256, Countries: sortedStrings(rs.Countries), Questions: sortedStrings(rs.Questions),
-		Bases: sortedStrings(rs.Bases), Rate: rs.Rate, Status: StatusActive,
+		Bases: sortedStrings(rs.Bases), Purposes: sortedStrings(rs.Purposes), Rate: rs.Rate, Status: StatusActive,
 		History: []StatusChange{{Status: StatusActive, Since: x.t}}, RegisteredAt: x.t})
 	return nil
 }
@@ -422,6 +435,7 @@ func (a *RequesterUpdateArgs) execute(x *execution) *RejectedError {
 	r.Keys = append(keys, added...)
 	r.Name, r.OrganizationType, r.TLSSPKISHA256 = rs.Name, rs.OrganizationType, rs.TLSSPKISHA256
 	r.Countries, r.Questions, r.Bases = sortedStrings(rs.Countries), sortedStrings(rs.Questions), sortedStrings(rs.Bases)
+	r.Purposes = sortedStrings(rs.Purposes)
 	r.Rate = rs.Rate
 	x.putRequester(r)
 	return nil

@@ -43,8 +43,9 @@ func TestRequesterRegisterAccepted(t *testing.T) {
 	if !ok || r.Status != trust.StatusActive || r.RegisteredAt != s.ConsensusTime() || len(r.Keys) != 1 || r.Keys[0].Status != trust.KeyActive {
 		t.Fatalf("state: %+v %v", r, ok)
 	}
-	if strings.Join(r.Questions, ",") != "is-registered,vital-status" || strings.Join(r.Bases, ",") != "data-subject-consent,vital-interest" {
-		t.Errorf("lists are not stored sorted: %v %v", r.Questions, r.Bases)
+	if strings.Join(r.Questions, ",") != "is-registered,vital-status" || strings.Join(r.Bases, ",") != "data-subject-consent,vital-interest" ||
+		strings.Join(r.Purposes, ",") != "family-reunification,humanitarian-verification,identification-assistance" {
+		t.Errorf("lists are not stored sorted: %v %v %v", r.Questions, r.Bases, r.Purposes)
 	}
 	if got := s.Requesters(); len(got) != 1 || got[0].ID != "INT-UNHCR" {
 		t.Errorf("Requesters() = %v", got)
@@ -165,6 +166,8 @@ func TestRequesterRegisterRefused(t *testing.T) {
 		{"scope/question-twice", trust.ReasonMalformedCommand, spec(func(rs *trust.RequesterSpec) { rs.Questions = []string{"vital-status", "vital-status"} })},
 		{"scope/basis", trust.ReasonMalformedCommand, spec(func(rs *trust.RequesterSpec) { rs.Bases = []string{"curiosity"} })},
 		{"scope/no-basis", trust.ReasonMalformedCommand, spec(func(rs *trust.RequesterSpec) { rs.Bases = nil })},
+		{"scope/purpose", trust.ReasonMalformedCommand, spec(func(rs *trust.RequesterSpec) { rs.Purposes = []string{"marketing"} })},
+		{"scope/no-purpose", trust.ReasonMalformedCommand, spec(func(rs *trust.RequesterSpec) { rs.Purposes = nil })},
 		{"scope/country-code", trust.ReasonMalformedCommand, spec(func(rs *trust.RequesterSpec) { rs.Countries = []string{"tj"} })},
 		{"scope/no-country", trust.ReasonMalformedCommand, spec(func(rs *trust.RequesterSpec) { rs.Countries = nil })},
 		{"rate/zero", trust.ReasonMalformedCommand, spec(func(rs *trust.RequesterSpec) { rs.Rate.PerMinute = 0 })},

@@ -44,12 +44,12 @@ type viewKey struct {
 // the query path: who it is, its client TLS pin, its scope, its rate limit
 // and its current status. Its slices must not be modified.
 type Requester struct {
-	ID, Name, OrganizationType  string
-	TLSSPKISHA256               string
-	Countries, Questions, Bases []string
-	RatePerMinute, RateBurst    int
-	Status                      string // StatusActive or StatusSuspended
-	RegisteredAt                Timestamp
+	ID, Name, OrganizationType            string
+	TLSSPKISHA256                         string
+	Countries, Questions, Bases, Purposes []string
+	RatePerMinute, RateBurst              int
+	Status                                string // StatusActive or StatusSuspended
+	RegisteredAt                          Timestamp
 }
 
 type viewRequesterKey struct {
@@ -114,7 +114,7 @@ func NewView(s *State) *View {
 	}
 	for id, r := range s.c.Requesters {
 		v.requesters[id] = Requester{ID: r.ID, Name: r.Name, OrganizationType: r.OrganizationType, TLSSPKISHA256: r.TLSSPKISHA256,
-			Countries: r.Countries, Questions: r.Questions, Bases: r.Bases, RatePerMinute: r.Rate.PerMinute, RateBurst: r.Rate.Burst,
+			Countries: r.Countries, Questions: r.Questions, Bases: r.Bases, Purposes: r.Purposes, RatePerMinute: r.Rate.PerMinute, RateBurst: r.Rate.Burst,
 			Status: r.Status, RegisteredAt: r.RegisteredAt}
 		v.reqByPin[r.TLSSPKISHA256] = id
 		for _, k := range r.Keys {

@@ -300,7 +300,8 @@ func RequesterPin(id string) string { return hexSum("tls:requester:" + id) }
 func (n *Network) RequesterSpec(id string, keys ...*jws.Signer) trust.RequesterSpec {
 	rs := trust.RequesterSpec{ID: id, Name: "Requester " + id, OrganizationType: "humanitarian-un",
 		TLSSPKISHA256: RequesterPin(id), Questions: []string{"vital-status", "is-registered"},
-		Bases: []string{"vital-interest", "data-subject-consent"}, Rate: trust.Rate{PerMinute: 60, Burst: 10}}
+		Bases:    []string{"vital-interest", "data-subject-consent"},
+		Purposes: []string{"humanitarian-verification", "identification-assistance", "family-reunification"}, Rate: trust.Rate{PerMinute: 60, Burst: 10}}
 	for _, m := range n.Members {
 		rs.Countries = append(rs.Countries, m.ID)
 	}
