@@ -10,8 +10,9 @@
 // A Network is safe for concurrent use once started; a folder can be
 // started again and keeps its data.
 //
-// Imports: node, node/devnet/samples, node/exchange, node/internal/scaffold, node/pintls,
-// node/server, protocol, protocol/jws and protocol/trust.
+// Imports: node, node/devnet/samples, node/exchange, node/internal/scaffold,
+// node/pintls, node/query, node/records, node/server, protocol,
+// protocol/attest, protocol/jws and protocol/trust.
 package devnet
 
 import (
