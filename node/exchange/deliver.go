@@ -412,7 +412,9 @@ func (w *worker) run(ctx context.Context) {
 		}
 		// > Dead-letter: a delivery older than the configured lifetime
 		// > without a valid receipt is marked dead.
-		deadline := dl.CreatedAt.Add(d.cfg.Lifetime)
+		// The lifetime runs from the enqueue, or from an operator's retry
+		// of the dead letter (node/store DESIGN.md §4 RetryDead).
+		deadline := dl.LifetimeStart().Add(d.cfg.Lifetime)
 		if dl.CreatedAt.IsZero() {
 			// An outbox bug: never dead-letter on it, keep trying.
 			deadline = now.Add(d.cfg.Lifetime)
@@ -533,7 +535,7 @@ func (w *worker) attempt(ctx context.Context, dl *store.Delivery) {
 	// it expires.
 	w.metric(outcome)
 	next := now.Add(d.backoff(dl.Attempts + 1))
-	if deadline := dl.CreatedAt.Add(d.cfg.Lifetime); !dl.CreatedAt.IsZero() && next.After(deadline) {
+	if deadline := dl.LifetimeStart().Add(d.cfg.Lifetime); !dl.CreatedAt.IsZero() && next.After(deadline) {
 		next = deadline
 	}
 	w.mu.Lock()

@@ -21,7 +21,7 @@ const (
 
 func knownAuditKind(k string) bool {
 	switch k {
-	case AuditAccepted, AuditRejected, AuditEnqueued, AuditDelivered, AuditDead,
+	case AuditAccepted, AuditRejected, AuditEnqueued, AuditDelivered, AuditDead, AuditRetried,
 		AuditQueryAnswered, AuditQueryRefused, AuditQueryProbing:
 		return true
 	}

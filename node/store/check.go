@@ -202,10 +202,14 @@ func checkAuditCounts(tx *bolt.Tx, oc outboxCounts) error {
 		return corruptf("%d rejected entries, counter %d", kinds[AuditRejected], rejected)
 	case kinds[AuditDelivered] != oc.delivered:
 		return corruptf("%d delivered entries for %d delivered deliveries", kinds[AuditDelivered], oc.delivered)
-	case kinds[AuditDead] < oc.dead || kinds[AuditDead] > oc.dead+oc.delivered:
-		// a dead delivery may later be delivered (MarkDelivered): its dead
-		// entry stays.
+	case kinds[AuditDead] < oc.dead || kinds[AuditDead] > oc.dead+oc.delivered+kinds[AuditRetried]:
+		// a dead delivery may later be delivered (MarkDelivered), or
+		// retried by an operator (RetryDead) and die again: its dead
+		// entries stay.
 		return corruptf("%d dead entries for %d dead deliveries", kinds[AuditDead], oc.dead)
+	case kinds[AuditRetried] > kinds[AuditDead]:
+		// each retry moved one dead letter back.
+		return corruptf("%d retried entries for %d dead entries", kinds[AuditRetried], kinds[AuditDead])
 	}
 	return nil
 }

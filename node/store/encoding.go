@@ -42,7 +42,11 @@ var (
 
 // Record envelope (DESIGN.md §3).
 const (
-	recordV1       = 1
+	recordV1 = 1
+	// recordV2 is record D with the retry members (retriedAt, retries),
+	// DESIGN.md §3: written only for a delivery an operator retried, so a
+	// file without retries stays readable by a binary that knows only v1.
+	recordV2       = 2
 	kindInbound    = 'I'
 	kindSubmission = 'S'
 	kindDelivery   = 'D'
@@ -152,6 +156,9 @@ type deliveryRec struct {
 	ReceiptDigest digest       `json:"receiptDigest,omitzero"`
 	DeadAt        time.Time    `json:"deadAt,omitzero"`
 	DeadReason    string       `json:"deadReason,omitempty"`
+	// Version 2 (DESIGN.md §3): an operator's retries of a dead letter.
+	RetriedAt time.Time `json:"retriedAt,omitzero"`
+	Retries   int       `json:"retries,omitempty"`
 }
 
 // auditRec is record 'A'.
@@ -170,13 +177,26 @@ type auditRec struct {
 
 // encodeRecord writes the envelope: version, kind, one JSON object.
 func encodeRecord(kind byte, v any) ([]byte, error) {
+	return encodeRecordVersion(recordV1, kind, v)
+}
+
+func encodeRecordVersion(version, kind byte, v any) ([]byte, error) {
 	j, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("store: encode record %c: %w", kind, err)
 	}
 	b := make([]byte, 0, 2+len(j))
-	b = append(b, recordV1, kind)
+	b = append(b, version, kind)
 	return append(b, j...), nil
+}
+
+// encodeDelivery writes record D: version 1, or version 2 when it carries
+// the retry members (DESIGN.md §3).
+func encodeDelivery(r deliveryRec) ([]byte, error) {
+	if r.Retries > 0 || !r.RetriedAt.IsZero() {
+		return encodeRecordVersion(recordV2, kindDelivery, r)
+	}
+	return encodeRecordVersion(recordV1, kindDelivery, r)
 }
 
 // decodeRecord reads the envelope strictly: known version, the expected
@@ -185,7 +205,7 @@ func decodeRecord(kind byte, b []byte, v any) error {
 	if len(b) < 2 {
 		return fmt.Errorf("%w: record of %d bytes", ErrCorrupt, len(b))
 	}
-	if b[0] != recordV1 {
+	if b[0] != recordV1 && !(b[0] == recordV2 && kind == kindDelivery) {
 		return fmt.Errorf("%w: record version %d is not supported (written by a newer crvsx?)", ErrCorrupt, b[0])
 	}
 	if b[1] != kind {
@@ -277,12 +297,17 @@ func decodeDelivery(b []byte) (deliveryRec, error) {
 		return r, corruptf("delivery record: delivered without time or receipt")
 	case r.State == StateDead && r.DeadAt.IsZero():
 		return r, corruptf("delivery record: dead without time")
+	case b[0] == recordV1 && (r.Retries != 0 || !r.RetriedAt.IsZero()):
+		return r, corruptf("delivery record: version 1 with retry members")
+	case b[0] == recordV2 && (r.Retries < 1 || r.RetriedAt.IsZero()):
+		return r, corruptf("delivery record: version 2 without a retry")
 	}
 	r.CreatedAt = r.CreatedAt.UTC()
 	r.LastAttemptAt = utcOrZero(r.LastAttemptAt)
 	r.NextAttemptAt = utcOrZero(r.NextAttemptAt)
 	r.DeliveredAt = utcOrZero(r.DeliveredAt)
 	r.DeadAt = utcOrZero(r.DeadAt)
+	r.RetriedAt = utcOrZero(r.RetriedAt)
 	for i := range r.History {
 		r.History[i].At = r.History[i].At.UTC()
 		r.History[i].NextAttemptAt = utcOrZero(r.History[i].NextAttemptAt)

@@ -49,6 +49,18 @@ type Delivery struct {
 	Attempts        int
 	LastError       string
 	NextAttemptAt   time.Time
+	// RetriedAt is when an operator last moved this delivery back from
+	// dead-letter (RetryDead); zero if never.
+	RetriedAt time.Time
+}
+
+// LifetimeStart is the time the dead-letter lifetime runs from: the
+// enqueue, or the operator's last retry (DESIGN.md §4 RetryDead).
+func (d *Delivery) LifetimeStart() time.Time {
+	if d.RetriedAt.After(d.CreatedAt) {
+		return d.RetriedAt
+	}
+	return d.CreatedAt
 }
 
 // Attempt is one failed delivery attempt.
@@ -288,7 +300,7 @@ func (s *Store) QueueHead(ctx context.Context, peer string) (*Delivery, error) {
 		out = &Delivery{
 			Key: key, SubmissionID: r.SubmissionID, Recipient: r.Recipient, RecipientNodeID: r.Peer,
 			MessageID: r.MessageID, JWS: cloneBytes(jws), Digest: r.Digest, CreatedAt: r.CreatedAt,
-			Attempts: r.Attempts, LastError: r.LastError, NextAttemptAt: r.NextAttemptAt,
+			Attempts: r.Attempts, LastError: r.LastError, NextAttemptAt: r.NextAttemptAt, RetriedAt: r.RetriedAt,
 		}
 		return nil
 	})
@@ -381,7 +393,7 @@ func appendHistory(h []attemptRec, a attemptRec) []attemptRec {
 }
 
 func putDelivery(w *wtx, key DeliveryKey, r deliveryRec) error {
-	rec, err := encodeRecord(kindDelivery, r)
+	rec, err := encodeDelivery(r)
 	if err != nil {
 		return &txAbort{err}
 	}
