@@ -16,10 +16,12 @@
 //
 // A *Node is safe for concurrent use; it is started once.
 //
-// Imports: the node packages it composes (node/exchange, node/peer,
+// Imports: the node packages it composes (node/console/view, whose Data
+// console_data.go implements, node/exchange, node/peer,
 // node/pintls, node/query, node/records, node/records/match,
 // node/registry, node/server, node/store, node/internal/ratelog,
 // node/internal/failpoint for the test builds fake clock offset,
-// node/internal/clockskew), protocol, protocol/jws and protocol/trust; no
+// node/internal/clockskew), protocol, protocol/attest, protocol/jws and
+// protocol/trust; no
 // third-party library directly.
 package node

@@ -1,0 +1,150 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ecrn/crvsx/node/console/view"
+	"github.com/ecrn/crvsx/node/store"
+	"github.com/ecrn/crvsx/protocol/attest"
+	"github.com/ecrn/crvsx/protocol/trust"
+)
+
+// The web console's data (node/console/view.Data), read from this node's
+// store and registry replica. The console package calls these; they decide
+// nothing the store, registry or view packages do not.
+
+var _ view.Data = (*Node)(nil)
+
+// Console windows.
+const (
+	consoleMaxWindow     = 31 * 24 * time.Hour
+	consoleMemberWindow  = 24 * time.Hour
+	consoleRecentEntries = 50
+)
+
+// Overview is view.Data.Overview.
+func (n *Node) Overview(ctx context.Context, now time.Time) (view.Overview, error) {
+	if err := ctx.Err(); err != nil {
+		return view.Overview{}, err
+	}
+	return view.BuildOverview(n.reg.State(), n.reg.Status(), now), nil
+}
+
+// Member is view.Data.Member.
+func (n *Node) Member(ctx context.Context, id string, now time.Time) (view.Member, error) {
+	s := n.reg.State()
+	if _, ok := s.Member(id); !ok {
+		return view.Member{}, view.ErrNotFound
+	}
+	rep, err := n.store.Traffic(ctx, store.TrafficQuery{Since: now.Add(-consoleMemberWindow), Until: now, Bucket: time.Hour, Peer: id})
+	if err != nil {
+		return view.Member{}, consoleErr(err)
+	}
+	return view.BuildMember(s, id, rep, now)
+}
+
+// Traffic is view.Data.Traffic.
+func (n *Node) Traffic(ctx context.Context, window time.Duration, now time.Time) (view.Traffic, error) {
+	if window <= 0 || window > consoleMaxWindow {
+		return view.Traffic{}, fmt.Errorf("%w: window %s is not in (0, %s]", view.ErrInvalid, window, consoleMaxWindow)
+	}
+	since := now.Add(-window)
+	rep, err := n.store.Traffic(ctx, store.TrafficQuery{Since: since, Until: now, Bucket: view.BucketFor(window)})
+	if err != nil {
+		return view.Traffic{}, consoleErr(err)
+	}
+	refused, err := n.store.Refused(ctx, store.RefusedQuery{Since: since, Until: now, Limit: consoleRecentEntries})
+	if err != nil {
+		return view.Traffic{}, consoleErr(err)
+	}
+	dead, _, err := n.store.DeadLetters(ctx, store.DeadLetterQuery{Limit: consoleRecentEntries})
+	if err != nil {
+		return view.Traffic{}, consoleErr(err)
+	}
+	return view.BuildTraffic(rep, refused, dead, now), nil
+}
+
+// Message is view.Data.Message.
+func (n *Node) Message(ctx context.Context, id string) (view.Message, error) {
+	ref := id
+	if _, _, err := store.ParseRef(id); err != nil {
+		refs, err := n.store.FindMessage(ctx, id, 20)
+		if err != nil {
+			return view.Message{}, consoleErr(err)
+		}
+		switch len(refs) {
+		case 0:
+			return view.Message{}, view.ErrNotFound
+		case 1:
+			ref = refs[0]
+		default:
+			return view.Message{MessageID: id, Candidates: refs}, nil
+		}
+	}
+	tl, err := n.store.Timeline(ctx, ref)
+	if err != nil {
+		return view.Message{}, consoleErr(err)
+	}
+	return view.BuildMessage(tl), nil
+}
+
+// RetryDeadLetter is view.Data.RetryDeadLetter.
+func (n *Node) RetryDeadLetter(ctx context.Context, ref, operator string) error {
+	kind, key, err := store.ParseRef(ref)
+	if err != nil || kind != "delivery" {
+		return fmt.Errorf("%w: %q is not delivery/<key>", view.ErrInvalid, ref)
+	}
+	peer, err := n.store.RetryDead(ctx, store.DeliveryKey(key), operator, n.now())
+	if err != nil {
+		return consoleErr(err)
+	}
+	n.log.Info("console: dead letter retried", "delivery", key, "peer", peer, "operator", operator)
+	n.deliverer.Notify(peer)
+	return nil
+}
+
+// SubmitApproval is view.Data.SubmitApproval.
+func (n *Node) SubmitApproval(ctx context.Context, signed []byte) (trust.Result, error) {
+	if _, err := view.CheckApproval(signed); err != nil {
+		return trust.Result{}, err
+	}
+	return n.reg.Submit(ctx, []byte(strings.TrimSpace(string(signed))))
+}
+
+// Bundle is view.Data.Bundle.
+func (n *Node) Bundle(ctx context.Context) ([]byte, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	b, err := n.reg.Bundle()
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := b.Marshal()
+	if err != nil {
+		return nil, "", err
+	}
+	return data, n.genesis.Hash(), nil
+}
+
+// Verify is view.Data.Verify.
+func (n *Node) Verify(token []byte, now time.Time) (*attest.Verdict, error) {
+	return attest.Verify(token, n.reg.View(), now)
+}
+
+// consoleErr maps the store's error classes to the view's.
+func consoleErr(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: %w", view.ErrNotFound, err)
+	case errors.Is(err, store.ErrInvalid):
+		return fmt.Errorf("%w: %w", view.ErrInvalid, err)
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("%w: %w", view.ErrConflict, err)
+	}
+	return err
+}
