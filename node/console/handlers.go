@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -384,5 +385,11 @@ func safeNext(next string) string {
 		strings.Contains(next, "//") || strings.Contains(next, `\`) || strings.Contains(u.Path, "..") {
 		return "/console/verify"
 	}
-	return u.Path
+	p := strings.ReplaceAll(u.EscapedPath(), "'", "%27")
+	if !nextRE.MatchString(p) {
+		return "/console/verify"
+	}
+	return p
 }
+
+var nextRE = regexp.MustCompile(`^/console/[A-Za-z0-9/_.~%-]*$`)
