@@ -265,7 +265,7 @@ func TestEchoedFieldsAreEscaped(t *testing.T) {
 		"message":  h.get("/console/message/"+url.PathEscape(xss), sc),
 		"approval": h.postForm("/console/approvals", url.Values{"csrf": {csrf}, "approval": {approvalJWS("proposal.approve")}}, sc),
 		"notfound": h.get("/console/"+url.PathEscape(xss), sc),
-		"verify": h.postForm("/console/verify", url.Values{"csrf": {csrf}, "token": {xss}}, sc),
+		"verify":   h.postForm("/console/verify", url.Values{"csrf": {csrf}, "token": {xss}}, sc),
 	}
 	for name, res := range pages {
 		if strings.Contains(res.body, "<script>") || strings.Contains(res.body, "<img src=x") || strings.Contains(res.body, "onerror=alert") && !strings.Contains(res.body, "&lt;img") {
@@ -299,7 +299,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 		httptest.NewRequest(http.MethodGet, "/console/lang?to=tr&next=/console/verify", nil),
 		httptest.NewRequest(http.MethodGet, "/console/no-such-page", nil),
 		httptest.NewRequest(http.MethodPost, "/console/login", strings.NewReader("token=x")), // rate-limited: 429
-		httptest.NewRequest(http.MethodPost, "/console/verify", strings.NewReader("a=b")),     // 415
+		httptest.NewRequest(http.MethodPost, "/console/verify", strings.NewReader("a=b")),    // 415
 		bigReq, // 413
 	}
 	for _, r := range reqs {

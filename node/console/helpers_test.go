@@ -107,7 +107,6 @@ func (f *fakeBackend) Verify(_ context.Context, token []byte) (*attest.Verdict, 
 	return attest.Verify(token, f.view, f.now)
 }
 
-
 // harness is a console over a fake backend, and a client that keeps
 // cookies by hand (no cookie jar: the tests read the attributes).
 type harness struct {
