@@ -22,6 +22,6 @@
 // node/registry, node/server, node/store, node/internal/ratelog,
 // node/internal/failpoint for the test builds fake clock offset,
 // node/internal/clockskew), protocol, protocol/attest (the console's
-// verify), protocol/jws and protocol/trust; no
-// third-party library directly.
+// verify), protocol/jws and protocol/trust; no third-party library
+// directly.
 package node

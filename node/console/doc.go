@@ -13,7 +13,7 @@
 // concurrent use.
 //
 // Imports: node/internal/httpio (request ids), protocol, protocol/attest
-// (verdicts), protocol/attest/qr (QR
-// photos) and the standard library; rate limiting comes in as the Limiter
-// interface (node/server.ClientLimiter, owner of x/time).
+// (verdicts), protocol/attest/qr (QR photos) and the standard library;
+// rate limiting comes in as the Limiter interface (node/server's
+// ClientLimiter, the owner of x/time).
 package console
