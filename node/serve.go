@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -29,6 +30,11 @@ func (n *Node) routes() *server.Routes {
 	}
 	if n.pusher != nil {
 		rt.Accepted = n.pusher.Notify
+	}
+	if c, err := n.newConsole(); err != nil {
+		n.log.Error("console not served: its embedded templates are broken", slog.Any("err", err))
+	} else {
+		rt.Console, rt.ConsolePublic = c.Admin(), c.Public()
 	}
 	if n.embedded != nil {
 		rt.Records = n.embedded.Handler(n.outside)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,6 +90,19 @@ func TestDevnetPrintsCommandsThatWork(t *testing.T) {
 		}
 	}
 	require.Len(t, lines, 3*4, "send, inbox, registry status and members for each of the three nodes:\n%s", out)
+	var consoles []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "console" {
+			consoles = append(consoles, f[1])
+		}
+	}
+	require.Len(t, consoles, 3, "a console URL for each node:\n%s", out)
+	for _, u := range consoles {
+		resp, err := http.Get(u + "login")
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "the printed console URL %s serves the login page", u)
+	}
 	for _, f := range []string{"TR/tokens", "TR/admin-tokens", "TR/birth.json", "KZ/death.json", "TJ/marriage.json"} {
 		assert.Contains(t, out, filepath.Join(dir, f), "the output names the file")
 		assert.FileExists(t, filepath.Join(dir, f))

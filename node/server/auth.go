@@ -38,7 +38,14 @@ func (t *Tokens) Check(r *http.Request) (string, bool) {
 	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) {
 		return "", false
 	}
-	d := sha256.Sum256([]byte(strings.TrimSpace(h[len(p):])))
+	return t.Match(strings.TrimSpace(h[len(p):]))
+}
+
+// Match returns the name of token if it is one of the set, or false: the
+// same constant-time comparison as Check, for a token that did not come in
+// an Authorization header (the console's login form, node/console).
+func (t *Tokens) Match(token string) (string, bool) {
+	d := sha256.Sum256([]byte(token))
 	found := -1
 	for i, want := range t.digests {
 		if subtle.ConstantTimeCompare(d[:], want[:]) == 1 {

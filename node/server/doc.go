@@ -14,6 +14,7 @@
 // once built.
 //
 // Imports: node/exchange, node/query and node/store (the types its handlers translate),
-// node/internal/httpio, node/pintls, protocol, and prometheus/client_golang
-// (this package is its only importer).
+// node/internal/httpio, node/pintls, protocol, prometheus/client_golang
+// (this package is its only importer) and x/time (ClientLimiter, the
+// console's login and verify rate limits).
 package server

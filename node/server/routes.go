@@ -56,6 +56,12 @@ type Routes struct {
 	Refresh func(ctx context.Context)
 	Metrics *Metrics
 	Log     *slog.Logger
+	// Console, if not nil, is the web console (node/console): mounted at
+	// /console/ on the admin listener without the bearer check (it has its
+	// own login with the admin tokens); ConsolePublic, if not nil, is its
+	// public part (verify, bundle), mounted at /console/ on the health
+	// listener (node/console DESIGN §1).
+	Console, ConsolePublic http.Handler
 }
 
 func (rt *Routes) notFound(w http.ResponseWriter, r *http.Request) {
@@ -129,7 +135,14 @@ func (rt *Routes) Admin() http.Handler {
 	// it to anyone who pins the node's key).
 	mux.Handle("/v1/registry/", rt.Registry)
 	mux.HandleFunc("/", rt.notFound)
-	return RequireBearer(rt.AdminTokens, mux, rt.unauthorized)
+	api := RequireBearer(rt.AdminTokens, mux, rt.unauthorized)
+	if rt.Console == nil {
+		return api
+	}
+	outer := http.NewServeMux()
+	outer.Handle("/console/", rt.Console)
+	outer.Handle("/", api)
+	return outer
 }
 
 // Health is the health listener: /livez, /readyz and /metrics.
@@ -157,6 +170,9 @@ func (rt *Routes) Health() http.Handler {
 		}
 		metrics.ServeHTTP(w, r)
 	})
+	if rt.ConsolePublic != nil {
+		mux.Handle("/console/", rt.ConsolePublic)
+	}
 	mux.HandleFunc("/", rt.notFound)
 	return mux
 }

@@ -1,0 +1,88 @@
+package console
+
+import (
+	"time"
+
+	"github.com/ecrn/crvsx/protocol/attest"
+)
+
+// answerOrder is the order answers are shown in (the schema's).
+var answerOrder = []string{"isRegistered", "hasBirthRecord", "vitalStatus", "civilStatus", "citizenshipConfirmed", "identityDocumentValid"}
+
+// verdictView is a verdict translated through the catalogue from its
+// structured fields (DESIGN §8), never from Verdict.String().
+type verdictView struct {
+	Class     string // valid, expired, not-valid: the CSS class and the id
+	Headline  string
+	Reason    string // why not valid, or "" when valid/expired
+	Claim     string // the match result in words
+	Issuer    string
+	Authority string
+	Query     string
+	For       string
+	Answers   []answerView
+	Attested  time.Time
+	Until     time.Time
+	Checked   time.Time
+	Code      string
+	Detail    string
+}
+
+type answerView struct{ Label, Value string }
+
+func viewVerdict(v *attest.Verdict, l catalogue) *verdictView {
+	out := &verdictView{Class: string(v.Outcome), Code: string(v.Code), Detail: v.Detail, Checked: v.CheckedAt}
+	switch v.Outcome {
+	case attest.OutcomeValid:
+		out.Headline = l.T("verdict.valid")
+	case attest.OutcomeExpired:
+		out.Headline = l.T("verdict.expired")
+	default:
+		out.Class = string(attest.OutcomeNotValid)
+		out.Headline = l.T("verdict.notvalid")
+		key := "verdict.reason." + string(v.Code)
+		if !l.Has(key) {
+			key = "verdict.reason.other"
+		}
+		out.Reason = l.T(key)
+		return out // nothing learned from an unverified payload is shown
+	}
+	out.Issuer = countryName(v.Issuer.Country, l)
+	out.Authority = v.Issuer.Authority
+	out.Query = v.InResponseTo
+	out.For = v.Recipient.NodeID
+	out.Attested, out.Until = v.AttestedAt, v.ValidUntil
+	mkey := "match." + v.MatchResult
+	if !l.Has(mkey) {
+		mkey = "match.other"
+	}
+	out.Claim = l.T(mkey)
+	if v.MatchResult == attest.MatchRefused {
+		rkey := "refusal." + v.RefusalReason
+		if !l.Has(rkey) {
+			rkey = "refusal.other"
+		}
+		out.Claim += " " + l.T(rkey)
+	}
+	for _, a := range answerOrder {
+		val, ok := v.Answers[a]
+		if !ok {
+			continue
+		}
+		vkey := "value." + val
+		shown := val
+		if l.Has(vkey) {
+			shown = l.T(vkey)
+		}
+		out.Answers = append(out.Answers, answerView{Label: l.T("answer." + a), Value: shown})
+	}
+	return out
+}
+
+// countryName is "Name (CODE)" in the reader's language, or the code.
+func countryName(code string, l catalogue) string {
+	if k := "country." + code; l.Has(k) {
+		return l.T(k) + " (" + code + ")"
+	}
+	return code
+}
