@@ -164,9 +164,9 @@ func Verify(token []byte, view *trust.View, now time.Time) (*Verdict, error) {
 	// > SPEC §11.3 step 5: the key was valid at attestedAt (§2): KEY_NOT_VALID;
 	// > and its member was active at attestedAt: ATTESTATION_ISSUER_NOT_ACTIVE.
 	if err := view.ValidAt(tok.Kid, attestedAt); err != nil {
-		// ValidAt decides; keyValidAt only tells which of its two
+		// ValidAt decides; the key's own half (KeyInfo.ValidAt) only tells which of its two
 		// conditions failed, for the code.
-		if protocol.CodeOf(err) == protocol.CodeKeyNotValid && keyValidAt(info, trust.TimestampOf(attestedAt)) {
+		if protocol.CodeOf(err) == protocol.CodeKeyNotValid && info.ValidAt(trust.TimestampOf(attestedAt)) == nil {
 			return refuse(protocol.Errorf(CodeIssuerNotActive, "member %s was not an active member of the network at %s", tok.Key.Member, v.AttestedAt.Format(time.RFC3339)))
 		}
 		return refuse(err)
@@ -193,20 +193,4 @@ func Verify(token []byte, view *trust.View, now time.Time) (*Verdict, error) {
 	}
 	v.Outcome = OutcomeValid
 	return v, nil
-}
-
-// keyValidAt is the key half of trust.View.ValidAt (SPEC §2, REGISTRY.md
-// §10): within notBefore ≤ t < notAfter, not retired at or before t, not
-// revoked as compromised at or before t. Verify uses it only to name the
-// failed half of a ValidAt refusal.
-func keyValidAt(k trust.KeyInfo, t trust.Timestamp) bool {
-	switch {
-	case t < k.NotBefore, t >= k.NotAfter:
-		return false
-	case k.RetiredAt != 0 && t >= k.RetiredAt:
-		return false
-	case k.Status == trust.KeyRevoked && t >= k.CompromisedSince:
-		return false
-	}
-	return true
 }

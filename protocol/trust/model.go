@@ -105,6 +105,12 @@ func (k Key) Public() jws.Key { return k.pub }
 // validAt is the rule of REGISTRY.md §10 for the key alone (not its member):
 // notBefore ≤ t < notAfter, not retired at or before t, and before the
 // compromise if revoked.
+// ValidAt is REGISTRY.md §10 for the key alone (its member's status is
+// View.ValidAt's other half): nil when the key could sign at t —
+// notBefore ≤ t < notAfter, not retired at or before t, before the
+// compromise if revoked as compromised — or why not.
+func (k Key) ValidAt(t Timestamp) error { return k.validAt(t) }
+
 func (k Key) validAt(t Timestamp) error {
 	switch {
 	case t < k.NotBefore:

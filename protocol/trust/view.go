@@ -203,6 +203,12 @@ func (v *View) ValidAt(kid string, t time.Time) error {
 	return nil
 }
 
+// ValidAt is Key.ValidAt for what a view knows of a key.
+func (k KeyInfo) ValidAt(t Timestamp) error {
+	return Key{Kid: k.Key.Kid, NotBefore: k.NotBefore, NotAfter: k.NotAfter, Status: k.Status, RetiredAt: k.RetiredAt,
+		CompromisedSince: k.CompromisedSince}.validAt(t)
+}
+
 // KeyInfo returns what the view knows of any key, governance keys included.
 func (v *View) KeyInfo(kid string) (KeyInfo, bool) {
 	e, ok := v.keys[kid]
