@@ -7,7 +7,7 @@
 // code — against the node's trust view and says so in the reader's
 // language (English, Russian, Turkish).
 //
-// Handlers translate HTTP to calls on Backend, which the node implements;
+// Handlers translate HTTP to calls on Data (view.Data), which the node implements;
 // templates, the stylesheet and the message catalogues are embedded. No
 // page has script. The package holds sessions in memory and is safe for
 // concurrent use.

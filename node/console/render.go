@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrn/crvsx/node/console/view"
 	"github.com/ecrn/crvsx/node/internal/httpio"
 	"github.com/ecrn/crvsx/protocol"
 )
@@ -30,20 +31,18 @@ type pages struct {
 	cats map[string]catalogue
 }
 
-// timeLayout shows a time with its offset (DESIGN §9).
-const timeLayout = "2006-01-02 15:04 -07:00"
-
 func loadPages(loc *time.Location) (*pages, error) {
 	cats, err := loadCatalogues()
 	if err != nil {
 		return nil, err
 	}
 	funcs := template.FuncMap{
+		// when is a time with its offset (view.FormatTime, DESIGN §9).
 		"when": func(t time.Time) string {
 			if t.IsZero() {
 				return "—"
 			}
-			return t.In(loc).Format(timeLayout)
+			return view.FormatTime(t, loc)
 		},
 		"iso": func(t time.Time) string {
 			if t.IsZero() {
@@ -51,11 +50,9 @@ func loadPages(loc *time.Location) (*pages, error) {
 			}
 			return t.In(loc).Format(time.RFC3339)
 		},
-		"dur":  func(d time.Duration) string { return d.Round(time.Second).String() },
+		"dur":  func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 		"join": strings.Join,
-		// svg passes the view package's server-drawn charts through: they
-		// are built by our code from numbers, never from input text.
-		"svg": func(s string) template.HTML { return template.HTML(s) },
+		"add":  func(a, b int) int { return a + b },
 	}
 	root, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
