@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ecrn/crvsx/node/console/view"
@@ -169,13 +170,18 @@ type messageData struct {
 }
 
 // problemKey is the catalogue key of a problem code's sentence:
-// "problem.<CODE>", else "problem.other".
+// "problem.<CODE>", else its family's (JWS_*, PAYLOAD_*), else
+// "problem.other".
 func problemKey(l catalogue, code string) string {
-	if code == "" {
+	switch {
+	case code == "":
 		return ""
-	}
-	if k := "problem." + code; l.Has(k) {
-		return k
+	case l.Has("problem." + code):
+		return "problem." + code
+	case strings.HasPrefix(code, "JWS_"):
+		return "problem.jws"
+	case strings.HasPrefix(code, "PAYLOAD_"):
+		return "problem.payload"
 	}
 	return "problem.other"
 }

@@ -53,6 +53,12 @@ func loadPages(loc *time.Location) (*pages, error) {
 		"dur":  func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 		"join": strings.Join,
 		"add":  func(a, b int) int { return a + b },
+		// The expiry calendar (view.ExpiryWarning's keys): the data-warn
+		// value, the cell's class (the word is always there too), and
+		// whether days left are worth saying.
+		"warn":      warnValue,
+		"warnClass": warnClass,
+		"warnDays":  func(k string) bool { v := warnValue(k); return v == "60" || v == "30" || v == "7" },
 	}
 	root, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
@@ -74,6 +80,31 @@ func loadPages(loc *time.Location) (*pages, error) {
 		p.set[name] = t
 	}
 	return p, nil
+}
+
+// warnValue is a row's data-warn: 60, 30, 7, expired or none.
+func warnValue(key string) string {
+	switch key {
+	case view.Warn60Days:
+		return "60"
+	case view.Warn30Days:
+		return "30"
+	case view.Warn7Days:
+		return "7"
+	case view.WarnExpired:
+		return "expired"
+	}
+	return "none"
+}
+
+func warnClass(key string) string {
+	switch warnValue(key) {
+	case "7", "expired":
+		return "bad"
+	case "30", "60":
+		return "warn"
+	}
+	return ""
 }
 
 // page is what every template gets.
