@@ -12,7 +12,8 @@
 // page has script. The package holds sessions in memory and is safe for
 // concurrent use.
 //
-// Imports: node/internal/httpio (request ids), protocol, protocol/attest
+// Imports: node/console/view (the view models and Data), node/internal/httpio
+// (request ids), protocol, protocol/attest
 // (verdicts), protocol/attest/qr (QR photos) and the standard library;
 // rate limiting comes in as the Limiter interface (node/server's
 // ClientLimiter, the owner of x/time).
