@@ -36,6 +36,7 @@ type Config struct {
 	Webhook  Webhook  `json:"webhook"`
 	Records  Records  `json:"records"`
 	Queries  Queries  `json:"queries,omitzero"`
+	Console  Console  `json:"console,omitzero"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"logLevel"`
@@ -164,6 +165,16 @@ type Queries struct {
 	// AuditKeyFile holds the key of the audit chain's subject hashes (64
 	// hex digits); created on first start; default DATADIR/query-audit.key.
 	AuditKeyFile string `json:"auditKeyFile,omitempty"`
+}
+
+// Console configures the web console (node/console DESIGN §12).
+type Console struct {
+	// ShowPersonalData lets the console show free text that may carry
+	// personal data: a dead letter's reason text and a refused message's
+	// problem detail (a peer's words). Off by default: the console then
+	// shows identifiers, types, times and problem codes only. No payload
+	// is ever shown.
+	ShowPersonalData bool `json:"showPersonalData,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("5m").

@@ -1,9 +1,11 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,11 +63,22 @@ func (n *Node) Traffic(ctx context.Context, window time.Duration, now time.Time)
 	if err != nil {
 		return view.Traffic{}, consoleErr(err)
 	}
-	dead, _, err := n.store.DeadLetters(ctx, store.DeadLetterQuery{Limit: consoleRecentEntries})
+	// console.showPersonalData: a dead letter's reason text may quote a
+	// peer's problem detail (free text); ids, types and codes otherwise.
+	dead, _, err := n.store.DeadLetters(ctx, store.DeadLetterQuery{Limit: consoleRecentEntries, WithReason: n.cfg.Console.ShowPersonalData})
 	if err != nil {
 		return view.Traffic{}, consoleErr(err)
 	}
-	return view.BuildTraffic(rep, refused, dead, now), nil
+	queues, err := n.store.QueueLengths(ctx)
+	if err != nil {
+		return view.Traffic{}, consoleErr(err)
+	}
+	t := view.BuildTraffic(rep, refused, dead, now)
+	for peer, l := range queues {
+		t.Backlog = append(t.Backlog, view.PeerCount{Peer: peer, N: l})
+	}
+	slices.SortFunc(t.Backlog, func(a, b view.PeerCount) int { return cmp.Compare(a.Peer, b.Peer) })
+	return t, nil
 }
 
 // Message is view.Data.Message.
@@ -89,7 +102,35 @@ func (n *Node) Message(ctx context.Context, id string) (view.Message, error) {
 	if err != nil {
 		return view.Message{}, consoleErr(err)
 	}
-	return view.BuildMessage(tl), nil
+	m := view.BuildMessage(tl)
+	if m.RefusalCode != "" && n.cfg.Console.ShowPersonalData {
+		m.RefusalDetail, err = n.refusalDetail(ctx, tl)
+		if err != nil {
+			return view.Message{}, consoleErr(err)
+		}
+	}
+	return m, nil
+}
+
+// refusalDetail is the problem detail of a refused message's audit entry
+// (store.Refused with WithDetail over the instant of its refused event),
+// "" when the entry is no longer within the store's scan.
+func (n *Node) refusalDetail(ctx context.Context, tl *store.Timeline) (string, error) {
+	for _, e := range tl.Events {
+		if e.Kind != store.EventRefused || e.AuditSeq == 0 || e.At.IsZero() {
+			continue
+		}
+		rep, err := n.store.Refused(ctx, store.RefusedQuery{Since: e.At, Until: e.At.Add(time.Millisecond), Limit: 1000, WithDetail: true})
+		if err != nil {
+			return "", err
+		}
+		for _, r := range rep.Recent {
+			if r.AuditSeq == e.AuditSeq {
+				return r.Detail, nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // RetryDeadLetter is view.Data.RetryDeadLetter.
@@ -135,6 +176,9 @@ func (n *Node) Bundle(ctx context.Context) ([]byte, string, error) {
 func (n *Node) Verify(token []byte, now time.Time) (*attest.Verdict, error) {
 	return attest.Verify(token, n.reg.View(), now)
 }
+
+// GenesisSHA256 is view.Data.GenesisSHA256.
+func (n *Node) GenesisSHA256() string { return n.genesis.Hash() }
 
 // consoleErr maps the store's error classes to the view's.
 func consoleErr(err error) error {

@@ -40,7 +40,7 @@ func TestConsoleOnARunningNode(t *testing.T) {
 	}
 	resp, member := get(tj.AdminURL() + "/console/member/TR")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Contains(t, member, `id="keys"`)
+	assert.Contains(t, member, `<table id="member-keys">`)
 	resp, _ = get(tj.AdminURL() + "/console/traffic")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 

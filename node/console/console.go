@@ -19,7 +19,8 @@ type Tokens interface {
 
 // Options configure a Console.
 type Options struct {
-	Backend Backend
+	// Data is the node's data (view.Data); required.
+	Data Data
 	// Tokens are the admin tokens: the login's operator tokens.
 	Tokens Tokens
 	// LoginLimiter and VerifyLimiter are DESIGN §6's; nil allows all
@@ -28,10 +29,16 @@ type Options struct {
 	// AssumeTLS marks session cookies Secure even over plain HTTP: the
 	// node is behind a TLS-terminating proxy (DESIGN §2).
 	AssumeTLS bool
+	// ShowPersonalData is the node's console.showPersonalData (DESIGN
+	// §12): without it the pages show no free text that may carry
+	// personal data (a dead letter's reason text, a refusal's detail),
+	// even if Data gives some.
+	ShowPersonalData bool
 	// Location is the zone times are shown in (with their offset);
 	// nil is UTC.
 	Location *time.Location
-	// Now is the clock of sessions; nil is time.Now.
+	// Now is the clock of sessions and of the pages' "now"; nil is
+	// time.Now.
 	Now func() time.Time
 	Log *slog.Logger
 }
@@ -73,9 +80,9 @@ func (c *Console) Admin() http.Handler {
 	mux.Handle("POST /console/logout", c.authed(c.logout))
 	mux.Handle("GET /console/overview", c.authed(c.overview))
 	mux.Handle("GET /console/traffic", c.authed(c.traffic))
-	mux.Handle("GET /console/message/{id}", c.authed(c.message))
+	mux.Handle("GET /console/message/{id...}", c.authed(c.message))
 	mux.Handle("GET /console/member/{id}", c.authed(c.member))
-	mux.Handle("POST /console/dead-letters/{id}/retry", c.authed(c.retry))
+	mux.Handle("POST /console/dead-letters/{key}/retry", c.authed(c.retry))
 	mux.Handle("GET /console/approvals", c.authed(c.approvalForm))
 	mux.Handle("POST /console/approvals", c.authed(c.approval))
 	return c.headers(mux)

@@ -7,12 +7,13 @@
 // code — against the node's trust view and says so in the reader's
 // language (English, Russian, Turkish).
 //
-// Handlers translate HTTP to calls on Backend, which the node implements;
+// Handlers translate HTTP to calls on Data (view.Data), which the node implements;
 // templates, the stylesheet and the message catalogues are embedded. No
 // page has script. The package holds sessions in memory and is safe for
 // concurrent use.
 //
-// Imports: node/internal/httpio (request ids), protocol, protocol/attest
+// Imports: node/console/view (the view models and Data), node/internal/httpio
+// (request ids), protocol, protocol/attest
 // (verdicts), protocol/attest/qr (QR photos) and the standard library;
 // rate limiting comes in as the Limiter interface (node/server's
 // ClientLimiter, the owner of x/time).

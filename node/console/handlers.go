@@ -2,7 +2,6 @@ package console
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -112,133 +111,7 @@ func (c *Console) postForm(w http.ResponseWriter, r *http.Request, ss *session, 
 	return f, true
 }
 
-// backendFailed answers a Backend error.
-func (c *Console) backendFailed(w http.ResponseWriter, r *http.Request, ss *session, err error) {
-	switch {
-	case errors.Is(err, ErrNotFound):
-		c.fail(w, r, ss, http.StatusNotFound, "error.notfound", string(protocol.CodeNotFound))
-	case errors.Is(err, ErrUnavailable):
-		c.fail(w, r, ss, http.StatusNotImplemented, "error.unavailable", "")
-	case errors.Is(err, context.Canceled):
-		// the client left
-	default:
-		c.opt.Log.Error("console: backend failed", slog.String("path", r.URL.Path), slog.Any("err", err))
-		c.fail(w, r, ss, http.StatusInternalServerError, "error.internal", string(protocol.CodeInternal))
-	}
-}
-
-func (c *Console) overview(w http.ResponseWriter, r *http.Request, ss *session) {
-	o, err := c.opt.Backend.Overview(r.Context())
-	if err != nil {
-		c.backendFailed(w, r, ss, err)
-		return
-	}
-	p := c.newPage(w, r, ss, "overview.title")
-	p.Nav, p.Data = "overview", o
-	c.render(w, r, http.StatusOK, "overview", p)
-}
-
-// trafficData is the traffic page: the view and the result of a retry.
-type trafficData struct {
-	Traffic
-	Retried string
-}
-
-func (c *Console) traffic(w http.ResponseWriter, r *http.Request, ss *session) {
-	t, err := c.opt.Backend.Traffic(r.Context())
-	if err != nil {
-		c.backendFailed(w, r, ss, err)
-		return
-	}
-	p := c.newPage(w, r, ss, "traffic.title")
-	p.Nav, p.Data = "traffic", trafficData{Traffic: t, Retried: r.URL.Query().Get("retried")}
-	c.render(w, r, http.StatusOK, "traffic", p)
-}
-
-func (c *Console) message(w http.ResponseWriter, r *http.Request, ss *session) {
-	m, err := c.opt.Backend.Message(r.Context(), r.PathValue("id"))
-	if err != nil {
-		c.backendFailed(w, r, ss, err)
-		return
-	}
-	p := c.newPage(w, r, ss, "message.title")
-	p.Nav, p.Data = "traffic", m
-	c.render(w, r, http.StatusOK, "message", p)
-}
-
-func (c *Console) member(w http.ResponseWriter, r *http.Request, ss *session) {
-	m, err := c.opt.Backend.Member(r.Context(), r.PathValue("id"))
-	if err != nil {
-		c.backendFailed(w, r, ss, err)
-		return
-	}
-	p := c.newPage(w, r, ss, "member.title")
-	p.Nav, p.Data = "overview", m
-	c.render(w, r, http.StatusOK, "member", p)
-}
-
-// retry is the dead letter's "retry now": POST, CSRF-checked, then back
-// to the traffic page (post/redirect/get).
-func (c *Console) retry(w http.ResponseWriter, r *http.Request, ss *session) {
-	if !c.checkPost(w, r, ss, csrfOnlySpec) {
-		return
-	}
-	id := r.PathValue("id")
-	if err := c.opt.Backend.RetryDeadLetter(r.Context(), id); err != nil {
-		c.backendFailed(w, r, ss, err)
-		return
-	}
-	c.opt.Log.Info("console: dead letter retried", slog.String("operator", ss.operator), slog.String("delivery", id))
-	http.Redirect(w, r, "/console/traffic?retried="+url.QueryEscape(id), http.StatusSeeOther)
-}
-
-// approvalData is the approvals page: the form, and the result of an
-// upload.
-type approvalData struct {
-	Result  *ApprovalResult
-	Problem string // a catalogue key: why the upload was not submitted
-}
-
-func (c *Console) approvalForm(w http.ResponseWriter, r *http.Request, ss *session) {
-	p := c.newPage(w, r, ss, "approvals.title")
-	p.Nav, p.Data = "approvals", approvalData{}
-	c.render(w, r, http.StatusOK, "approvals", p)
-}
-
-// approval takes a proposal.approve signed offline ("crvsx registry
-// approve --out FILE"), as a file or pasted, and submits it. The console
-// holds no governance key; it refuses anything but a proposal.approve
-// before submitting.
-func (c *Console) approval(w http.ResponseWriter, r *http.Request, ss *session) {
-	f, ok := c.postForm(w, r, ss, approvalSpec)
-	if !ok {
-		return
-	}
-	data := f.file
-	if data == nil {
-		data = []byte(f.get("approval"))
-	}
-	data = bytes.TrimSpace(data)
-	p := c.newPage(w, r, ss, "approvals.title")
-	p.Nav = "approvals"
-	if problem := checkApproval(data); problem != "" {
-		p.Data = approvalData{Problem: problem}
-		c.render(w, r, http.StatusUnprocessableEntity, "approvals", p)
-		return
-	}
-	res, err := c.opt.Backend.SubmitApproval(r.Context(), data)
-	if err != nil {
-		c.backendFailed(w, r, ss, err)
-		return
-	}
-	c.opt.Log.Info("console: approval submitted", slog.String("operator", ss.operator), slog.String("outcome", res.Outcome), slog.Uint64("index", res.Index))
-	p.Data = approvalData{Result: &res}
-	status := http.StatusOK
-	if res.Outcome == "rejected" {
-		status = http.StatusUnprocessableEntity
-	}
-	c.render(w, r, status, "approvals", p)
-}
+func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
 
 // checkApproval returns "" if data is entry data (REGISTRY §4: compact JWS
 // separated by LF) whose payload says type proposal.approve, else the
@@ -278,7 +151,7 @@ type verifyData struct {
 func (c *Console) verifyForm(w http.ResponseWriter, r *http.Request) {
 	ss, _ := c.sessionOf(r)
 	p := c.newPage(w, r, ss, "verify.title")
-	p.Nav, p.Data = "verify", verifyData{Pin: c.opt.Backend.GenesisSHA256()}
+	p.Nav, p.Data = "verify", verifyData{Pin: c.opt.Data.GenesisSHA256()}
 	c.render(w, r, http.StatusOK, "verify", p)
 }
 
@@ -298,19 +171,19 @@ func (c *Console) verify(w http.ResponseWriter, r *http.Request) {
 	p.Nav = "verify"
 	token, problem := tokenOf(f)
 	if problem != "" {
-		p.Data = verifyData{Problem: problem, Pin: c.opt.Backend.GenesisSHA256()}
+		p.Data = verifyData{Problem: problem, Pin: c.opt.Data.GenesisSHA256()}
 		c.render(w, r, http.StatusUnprocessableEntity, "verify", p)
 		return
 	}
-	v, err := c.opt.Backend.Verify(r.Context(), token)
+	v, err := c.opt.Data.Verify(token, c.opt.Now())
 	if v == nil {
 		if err == nil {
 			err = errors.New("no verdict")
 		}
-		c.backendFailed(w, r, ss, err)
+		c.dataFailed(w, r, ss, err)
 		return
 	}
-	p.Data = verifyData{Verdict: viewVerdict(v, p.L), Pin: c.opt.Backend.GenesisSHA256()}
+	p.Data = verifyData{Verdict: viewVerdict(v, p.L), Pin: c.opt.Data.GenesisSHA256()}
 	c.render(w, r, http.StatusOK, "verify", p)
 }
 
@@ -344,10 +217,10 @@ func tokenOf(f *form) ([]byte, string) {
 // bundle is the trust bundle download, its genesis pin in a header and
 // in the file name (the verify page shows it too).
 func (c *Console) bundle(w http.ResponseWriter, r *http.Request) {
-	b, pin, err := c.opt.Backend.Bundle(r.Context())
+	b, pin, err := c.opt.Data.Bundle(r.Context())
 	if err != nil {
 		ss, _ := c.sessionOf(r)
-		c.backendFailed(w, r, ss, err)
+		c.dataFailed(w, r, ss, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrn/crvsx/node/console/view"
 	"github.com/ecrn/crvsx/node/server"
+	"github.com/ecrn/crvsx/node/store"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/attest"
 	"github.com/ecrn/crvsx/protocol/jws"
@@ -26,17 +28,23 @@ const (
 	xss           = `<script>alert(1)</script>"'><img src=x onerror=alert(2)>`
 )
 
-// fakeBackend serves fixed data; each string it returns may be hostile.
-type fakeBackend struct {
+// fakeData is a view.Data with fixed, realistic data: a network of
+// members with nodes, keys at every warning level, a proposal waiting for
+// approvals, certificates, requesters, traffic with dead letters and
+// refusals, and message timelines. text is put in every free-text field a
+// page echoes (names, reasons, codes, details): it may be hostile.
+type fakeData struct {
 	mu      sync.Mutex
-	text    string // every string field of the models
+	text    string // every echoed string field of the models
 	calls   map[string]int
+	retried []string // "ref operator" of each RetryDeadLetter
 	view    *trust.View
 	now     time.Time
 	members int
+	windows []time.Duration
 }
 
-func (f *fakeBackend) called(name string) {
+func (f *fakeData) called(name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.calls == nil {
@@ -45,7 +53,7 @@ func (f *fakeBackend) called(name string) {
 	f.calls[name]++
 }
 
-func (f *fakeBackend) count(name string) int {
+func (f *fakeData) count(name string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[name]
@@ -53,59 +61,150 @@ func (f *fakeBackend) count(name string) int {
 
 var at = time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 
-func (f *fakeBackend) Overview(context.Context) (Overview, error) {
+const day = 24 * time.Hour
+
+var fakeCountries = []string{"TJ", "TR", "KZ", "UZ", "KG", "AZ", "GE", "AM", "MN", "PK", "AF", "TM", "IR", "UA", "CN", "RU"}
+
+func (f *fakeData) Overview(_ context.Context, now time.Time) (view.Overview, error) {
 	f.called("Overview")
-	o := Overview{NodeID: f.text, AsOf: at, Registry: RegistryHealth{Leader: f.text, AppliedIndex: 42, Staleness: time.Second}}
-	n := max(f.members, 1)
+	o := view.Overview{Now: now, Registry: view.RegistryHealth{NodeID: "TJ-MOJ-CRVS", Role: "follower", RoleKey: "registry.role.follower",
+		LeaderID: "TR-NVI-CRVS", AppliedIndex: 42, CommitIndex: 42, SyncedAt: now.Add(-time.Second), Staleness: time.Second,
+		Bound: time.Minute, FreshnessKey: "registry.fresh",
+		Replicas: []view.Replica{
+			{ID: "TJ-MOJ-CRVS", Suffrage: "voter", SuffrageKey: "node.role.voter", Self: true, Known: true, AppliedIndex: 42, Staleness: time.Second},
+			{ID: "TR-NVI-CRVS", Suffrage: "voter", SuffrageKey: "node.role.voter", Leader: true, UnknownKey: "registry.replica.unknown"},
+		}}}
+	n := max(f.members, 3)
+	warnings := []struct {
+		left time.Duration
+	}{{400 * day}, {59 * day}, {29 * day}, {6 * day}, {-day}}
 	for i := range n {
-		o.Members = append(o.Members, MemberRow{ID: f.text, Name: f.text + string(rune('A'+i)), Status: f.text, Nodes: []string{f.text, f.text}})
+		c := fakeCountries[i%len(fakeCountries)]
+		nodes := []view.NodeRow{{ID: c + "-CRVS", Member: c, APIURL: "https://" + strings.ToLower(c) + ".crvs.example:8443", RaftAddress: c + ":7000",
+			Role: "voter", RoleKey: "node.role.voter", TLSPin: strings.Repeat("c", 43)}}
+		o.Members = append(o.Members, view.MemberRow{ID: c, Name: f.text + " " + c, Status: "active", StatusKey: "member.status.active", Nodes: nodes})
+		w := warnings[i%len(warnings)]
+		warn, days := view.ExpiryWarning(now.Add(w.left), now)
+		o.Keys = append(o.Keys, view.KeyRow{Kid: c + "-sig-2026", Member: c, Role: "signing", RoleKey: "key.role.signing", Status: "active",
+			StatusKey: "key.status.active", NotBefore: now.Add(-day), NotAfter: now.Add(w.left), DaysLeft: days, Warning: warn})
 	}
-	o.Proposals = []ProposalRow{{ID: f.text, Type: f.text, Approved: []string{f.text}, Missing: 1}}
+	o.Proposals = []view.ProposalRow{{ID: "p-" + f.text, Type: "requester.register", Issuer: "TJ", CreatedAt: now.Add(-time.Hour),
+		ExpiresAt: now.Add(6 * day), Required: 2, Counted: 1, Missing: 1, StateKey: "proposal.missing",
+		Approvals:  []view.ApprovalRow{{Member: "TJ", Kid: "TJ-gov", At: now.Add(-time.Hour), Counts: true, CountsKey: "proposal.approval.counts"}},
+		MayApprove: []view.Approver{{Member: "TR", Kids: []string{"TR-gov"}}, {Member: "KZ", Kids: []string{"KZ-gov-" + f.text}}}}}
+	warn, days := view.ExpiryWarning(now.Add(20*day), now)
+	o.Certificates = []view.CertRow{{ID: "cert-" + f.text, Subject: "TJ", Node: "TJ-CRVS", Suite: "conformance-1", Status: "active",
+		StatusKey: "cert.status.active", NotBefore: now.Add(-300 * day), NotAfter: now.Add(20 * day), DaysLeft: days, Warning: warn}}
+	o.Requesters = []view.RequesterRow{{ID: "INT-UNHCR", Name: f.text, OrganizationType: "humanitarian-un", Status: "active",
+		StatusKey: "requester.status.active", Countries: []string{"TJ", "TR"}, Questions: []string{"is-registered", "vital-status"},
+		Bases: []string{"data-subject-consent"}, Purposes: []string{"humanitarian-verification"}, Rate: trust.Rate{PerMinute: 60, Burst: 10}, Keys: 1}}
 	return o, nil
 }
 
-func (f *fakeBackend) Member(_ context.Context, id string) (Member, error) {
+func (f *fakeData) Member(_ context.Context, id string, now time.Time) (view.Member, error) {
 	f.called("Member")
 	if id == "nobody" {
-		return Member{}, ErrNotFound
+		return view.Member{}, view.ErrNotFound
 	}
-	return Member{ID: f.text, Name: f.text, Status: f.text,
-		Keys:  []KeyRow{{Kid: f.text, Role: f.text, Status: f.text, NotBefore: at, NotAfter: at.AddDate(1, 0, 0)}},
-		Nodes: []NodeRow{{ID: f.text, Role: f.text, APIURL: f.text}}}, nil
+	k := trust.Key{Kid: "TJ-sig-2025", Member: "TJ", Role: trust.RoleSigning, Status: trust.KeyRevoked,
+		AddedAt: trust.TimestampOf(now.Add(-400 * day)), NotBefore: trust.TimestampOf(now.Add(-400 * day)), NotAfter: trust.TimestampOf(now.Add(300 * day)),
+		CompromisedSince: trust.TimestampOf(now.Add(-10 * day)), RevokedAt: trust.TimestampOf(now.Add(-2 * day))}
+	r := trust.Key{Kid: "TJ-gov-2025", Member: "TJ", Role: trust.RoleGovernance, Status: trust.KeyRetired,
+		AddedAt: trust.TimestampOf(now.Add(-400 * day)), NotBefore: trust.TimestampOf(now.Add(-400 * day)), NotAfter: trust.TimestampOf(now.Add(300 * day)),
+		RetiredAt: trust.TimestampOf(now.Add(-30 * day))}
+	return view.Member{Now: now, ID: id, Name: f.text, Status: "active", StatusKey: "member.status.active", AdmittedAt: now.Add(-400 * day),
+		Keys: []view.KeyHistory{
+			{Kid: k.Kid + f.text, Role: k.Role, RoleKey: "key.role.signing", Alg: "ES256", Status: k.Status, StatusKey: "key.status.revoked",
+				NotBefore: k.NotBefore.Time(), NotAfter: k.NotAfter.Time(), Warning: view.WarnNone, Events: view.KeyEvents(k, now)},
+			{Kid: r.Kid, Role: r.Role, RoleKey: "key.role.governance", Alg: "EdDSA", Status: r.Status, StatusKey: "key.status.retired",
+				NotBefore: r.NotBefore.Time(), NotAfter: r.NotAfter.Time(), Warning: view.WarnNone, Events: view.KeyEvents(r, now)},
+		},
+		Nodes: []view.NodeRow{{ID: "TJ-CRVS", Member: "TJ", APIURL: "https://tj.crvs.example:8443/" + f.text, RaftAddress: "tj:7000",
+			TLSPin: "pin-" + f.text, Role: "voter", RoleKey: "node.role.voter"}},
+		Certificates: []view.CertRow{{ID: "cert-1", Subject: "TJ", Suite: "conformance-1", Status: "active", StatusKey: "cert.status.active",
+			NotBefore: now.Add(-day), NotAfter: now.Add(364 * day), Warning: view.WarnNone}},
+		Traffic: view.MemberTraffic{Since: now.Add(-day), Until: now, Sent: 12, Received: 7, Receipts: 11, Dead: 1, Refused: 2},
+	}, nil
 }
 
-func (f *fakeBackend) Traffic(context.Context) (Traffic, error) {
+func (f *fakeData) Traffic(_ context.Context, window time.Duration, now time.Time) (view.Traffic, error) {
 	f.called("Traffic")
-	return Traffic{AsOf: at, Totals: []Count{{Label: f.text, N: 3}}, Backlog: []Count{{Label: f.text, N: 1}},
-		DeadLetters: []DeadLetter{{ID: f.text, MessageID: f.text, Peer: f.text, Reason: f.text, At: at}}}, nil
+	f.mu.Lock()
+	f.windows = append(f.windows, window)
+	f.mu.Unlock()
+	bucket := view.BucketFor(window)
+	t := view.Traffic{Now: now, Since: now.Add(-window), Until: now, Bucket: bucket,
+		Totals:   view.TrafficTotals{Out: 9, In: 4, Receipts: 8, Failed: 3, Dead: 1, Refused: 3},
+		Latency:  store.Latency{Count: 8, P50: 120 * time.Millisecond, P90: 900 * time.Millisecond, P99: 2500 * time.Millisecond, Max: 3 * time.Second},
+		Attempts: 12, Retries: 3,
+		RefusedBy: []view.CodeCount{{Code: "JWS_SIGNATURE_INVALID", Count: 2}, {Code: f.text, Count: 1}},
+		Refusals: []store.Refusal{{AuditSeq: 17, At: now.Add(-time.Minute), Code: "JWS_SIGNATURE_INVALID", Sender: "TR", Peer: "TR-CRVS", Detail: "detail-" + f.text},
+			{AuditSeq: 15, At: now.Add(-2 * time.Minute), Code: f.text, Peer: f.text}},
+		DeadLetters: []store.DeadLetter{{Key: 3, SubmissionID: "s-1", Recipient: "TJ", Peer: "TJ-CRVS", MessageID: "m-" + f.text, MessageType: "event.live-birth",
+			Attempts: 9, Retries: 0, CreatedAt: now.Add(-time.Hour), DeadAt: now.Add(-time.Minute), Code: "UNAVAILABLE", Reason: "reason-" + f.text}},
+		Backlog: []view.PeerCount{{Peer: "KZ-CRVS", N: 2}},
+	}
+	for i := range int(window / bucket) {
+		t.BucketStarts = append(t.BucketStarts, t.Since.Add(time.Duration(i)*bucket))
+	}
+	vals := make([]int, len(t.BucketStarts))
+	for i := range vals {
+		vals[i] = i % 4
+	}
+	t.OutChart = []view.Series{{Name: "TJ-CRVS · event.live-birth " + f.text, Values: vals}}
+	t.InChart = []view.Series{{Name: "KZ-CRVS · event.death", Values: vals}}
+	return t, nil
 }
 
-func (f *fakeBackend) Message(_ context.Context, id string) (Message, error) {
+func (f *fakeData) Message(_ context.Context, id string) (view.Message, error) {
 	f.called("Message")
-	return Message{ID: f.text, Type: f.text, Events: []Event{{At: at, What: f.text, Peer: f.text, Detail: f.text}}}, nil
+	switch {
+	case id == "nobody":
+		return view.Message{}, view.ErrNotFound
+	case strings.HasPrefix(id, "audit/"):
+		return view.Message{Ref: id, Direction: "refused", DirectionKey: "timeline.direction.refused", MessageID: "m-" + f.text, Peer: "TR-CRVS",
+			State: "refused", StateKey: "timeline.state.refused", RefusalCode: "JWS_SIGNATURE_INVALID", RefusalDetail: "detail-" + f.text,
+			Events: []view.Event{{TimelineEvent: store.TimelineEvent{At: at, Kind: "refused", Code: "JWS_SIGNATURE_INVALID", AuditSeq: 17}, Key: "timeline.event.refused"}}}, nil
+	}
+	return view.Message{Ref: "delivery/3", Direction: "out", DirectionKey: "timeline.direction.out", MessageID: id, MessageType: "event.live-birth",
+		Peer: "TJ-CRVS", Country: "TJ", SubmissionID: "s-1", State: "dead", StateKey: "timeline.state.dead", Attempts: 2, CanRetry: true,
+		Events: []view.Event{
+			{TimelineEvent: store.TimelineEvent{At: at, Kind: "accepted"}, Key: "timeline.event.accepted"},
+			{TimelineEvent: store.TimelineEvent{At: at.Add(time.Second), Kind: "attempt-failed", Code: f.text}, Key: "timeline.event.attempt-failed"},
+			{TimelineEvent: store.TimelineEvent{At: at.Add(time.Hour), Kind: "dead", Code: "UNAVAILABLE"}, Key: "timeline.event.dead"},
+			{TimelineEvent: store.TimelineEvent{Kind: "acknowledged", Consumer: f.text}, Key: "timeline.event.acknowledged"},
+		}}, nil
 }
 
-func (f *fakeBackend) RetryDeadLetter(context.Context, string) error {
+func (f *fakeData) RetryDeadLetter(_ context.Context, ref, operator string) error {
 	f.called("RetryDeadLetter")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ref == "delivery/9" {
+		return view.ErrConflict
+	}
+	f.retried = append(f.retried, ref+" "+operator)
 	return nil
 }
 
-func (f *fakeBackend) SubmitApproval(context.Context, []byte) (ApprovalResult, error) {
+func (f *fakeData) SubmitApproval(context.Context, []byte) (trust.Result, error) {
 	f.called("SubmitApproval")
-	return ApprovalResult{Index: 7, Type: f.text, Outcome: "rejected", Reason: f.text, Detail: f.text, Proposal: f.text}, nil
+	return trust.Result{Index: 7, Type: f.text, Outcome: trust.OutcomeRejected, Reason: trust.Reason(f.text), Detail: f.text, Proposal: f.text}, nil
 }
 
-func (f *fakeBackend) Bundle(context.Context) ([]byte, string, error) {
+func (f *fakeData) Bundle(context.Context) ([]byte, string, error) {
 	f.called("Bundle")
 	return []byte(`{"format":"crvsx-trust-bundle/1"}`), strings.Repeat("ab", 32), nil
 }
 
-func (f *fakeBackend) GenesisSHA256() string { return strings.Repeat("ab", 32) }
+func (f *fakeData) GenesisSHA256() string { return strings.Repeat("ab", 32) }
 
-func (f *fakeBackend) Verify(_ context.Context, token []byte) (*attest.Verdict, error) {
+func (f *fakeData) Verify(token []byte, _ time.Time) (*attest.Verdict, error) {
 	f.called("Verify")
 	return attest.Verify(token, f.view, f.now)
 }
+
+var _ view.Data = (*fakeData)(nil)
 
 // harness is a console over a fake backend, and a client that keeps
 // cookies by hand (no cookie jar: the tests read the attributes).
@@ -113,7 +212,7 @@ type harness struct {
 	t  *testing.T
 	c  *Console
 	h  http.Handler
-	fb *fakeBackend
+	fb *fakeData
 }
 
 func newHarness(t *testing.T, mod func(*Options)) *harness {
@@ -122,8 +221,8 @@ func newHarness(t *testing.T, mod func(*Options)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fb := &fakeBackend{text: "plain"}
-	opt := Options{Backend: fb, Tokens: toks}
+	fb := &fakeData{text: "plain"}
+	opt := Options{Data: fb, Tokens: toks, Now: func() time.Time { return at }}
 	if mod != nil {
 		mod(&opt)
 	}

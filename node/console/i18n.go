@@ -43,8 +43,8 @@ func (c catalogue) T(key string, args ...any) string {
 	if !ok {
 		return key
 	}
-	if len(args) == 0 {
-		return s
+	if len(args) == 0 || !strings.Contains(s, "%") {
+		return s // a text without verbs ignores the row's arguments
 	}
 	return fmt.Sprintf(s, args...)
 }

@@ -3,12 +3,15 @@ package console
 import (
 	"bytes"
 	"io/fs"
+	"maps"
 	"math"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ecrn/crvsx/node/console/view"
 )
 
 // DESIGN §8: every key in every language, no extra key, the same verbs.
@@ -90,6 +93,43 @@ func TestTemplatesUseOnlyKnownKeys(t *testing.T) {
 	}
 }
 
+// Every message key of the view models (view.MessageKeys) is in every
+// catalogue, with the verbs of its {N} arguments (%[N+1]s, %[N+1]d).
+func TestEveryViewMessageKeyIsInEveryCatalogue(t *testing.T) {
+	cats, err := loadCatalogues()
+	if err != nil {
+		t.Fatal(err)
+	}
+	arg := regexp.MustCompile(`\{(\d)\}`)
+	verb := regexp.MustCompile(`%\[(\d)\][sdv]`)
+	if len(view.MessageKeys) < 60 {
+		t.Fatalf("view.MessageKeys has %d keys", len(view.MessageKeys))
+	}
+	for _, l := range languages {
+		for _, k := range view.SortedKeys() {
+			text, ok := cats[l][k]
+			if !ok {
+				t.Errorf("%s: view key %q is missing", l, k)
+				continue
+			}
+			want := map[string]bool{}
+			for _, m := range arg.FindAllStringSubmatch(view.MessageKeys[k], -1) {
+				want[string(rune(m[1][0]+1))] = true
+			}
+			got := map[string]bool{}
+			for _, m := range verb.FindAllStringSubmatch(text, -1) {
+				got[m[1]] = true
+			}
+			if !maps.Equal(want, got) {
+				t.Errorf("%s: %q has arguments %v, the view's default %v", l, k, got, want)
+			}
+			if l != "en" && k != view.WarnNone && text == cats["en"][k] && !strings.Contains(text, "%") {
+				t.Errorf("%s: %q is the English text %q", l, k, text)
+			}
+		}
+	}
+}
+
 // Every reason attest.Verdict.reason knows has its own sentence.
 func TestEveryVerdictCodeHasASentence(t *testing.T) {
 	cats, _ := loadCatalogues()
@@ -107,8 +147,8 @@ func TestEveryVerdictCodeHasASentence(t *testing.T) {
 func TestPagesAreSemantic(t *testing.T) {
 	h := newHarness(t, nil)
 	sc, _ := h.login()
-	for _, path := range []string{"/console/login", "/console/overview", "/console/traffic", "/console/message/m1", "/console/member/TJ",
-		"/console/approvals", "/console/verify", "/console/nothing"} {
+	for _, path := range []string{"/console/login", "/console/overview", "/console/traffic", "/console/traffic?window=1h", "/console/traffic?window=7d",
+		"/console/message/m1", "/console/message/audit/17", "/console/member/TJ", "/console/approvals", "/console/verify", "/console/nothing"} {
 		for _, lang := range languages {
 			r := httptestGet(path, lang)
 			if path != "/console/login" {
@@ -116,7 +156,7 @@ func TestPagesAreSemantic(t *testing.T) {
 			}
 			res := h.do(r)
 			b := res.body
-			for _, want := range []string{`<html lang="` + lang + `">`, `<a class="skip" href="#main">`, "<header>", "<nav ", `<main id="main"`, "<footer>"} {
+			for _, want := range []string{`<html lang="` + lang + `">`, `<a class="skip-link" href="#main">`, "<header>", "<nav ", `<main id="main"`, "<footer>"} {
 				if !strings.Contains(b, want) {
 					t.Errorf("%s %s: no %s", path, lang, want)
 				}
@@ -124,13 +164,23 @@ func TestPagesAreSemantic(t *testing.T) {
 			if n := strings.Count(b, "<h1"); n != 1 {
 				t.Errorf("%s %s: %d h1", path, lang, n)
 			}
-			for _, id := range regexp.MustCompile(`<(?:input|textarea) id="([^"]+)"`).FindAllStringSubmatch(b, -1) {
+			for _, id := range regexp.MustCompile(`<(?:input|textarea|select) id="([^"]+)"`).FindAllStringSubmatch(b, -1) {
 				if !strings.Contains(b, `<label for="`+id[1]+`">`) {
 					t.Errorf("%s: input %s has no label", path, id[1])
 				}
 			}
 			if strings.Count(b, "<table") != strings.Count(b, "<caption>") {
 				t.Errorf("%s: a table without a caption", path)
+			}
+			if n := len(regexp.MustCompile(`<th[ >]`).FindAllString(b, -1)); n != strings.Count(b, `<th scope="`) {
+				t.Errorf("%s: a th without scope", path)
+			}
+			// Charts carry their name and description (role=img, title, desc).
+			if n := strings.Count(b, "<svg"); n != strings.Count(b, `role="img"`) || n != strings.Count(b, "<title>")-1 || n != strings.Count(b, "<desc ") {
+				t.Errorf("%s: an svg without role, title or desc", path)
+			}
+			if strings.Contains(path, "traffic") && strings.Count(b, "<svg") != 2 {
+				t.Errorf("%s: %d charts, want 2", path, strings.Count(b, "<svg"))
 			}
 		}
 	}

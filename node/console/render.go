@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecrn/crvsx/node/console/view"
 	"github.com/ecrn/crvsx/node/internal/httpio"
 	"github.com/ecrn/crvsx/protocol"
 )
@@ -30,20 +31,18 @@ type pages struct {
 	cats map[string]catalogue
 }
 
-// timeLayout shows a time with its offset (DESIGN §9).
-const timeLayout = "2006-01-02 15:04 -07:00"
-
 func loadPages(loc *time.Location) (*pages, error) {
 	cats, err := loadCatalogues()
 	if err != nil {
 		return nil, err
 	}
 	funcs := template.FuncMap{
+		// when is a time with its offset (view.FormatTime, DESIGN §9).
 		"when": func(t time.Time) string {
 			if t.IsZero() {
 				return "—"
 			}
-			return t.In(loc).Format(timeLayout)
+			return view.FormatTime(t, loc)
 		},
 		"iso": func(t time.Time) string {
 			if t.IsZero() {
@@ -51,11 +50,15 @@ func loadPages(loc *time.Location) (*pages, error) {
 			}
 			return t.In(loc).Format(time.RFC3339)
 		},
-		"dur":  func(d time.Duration) string { return d.Round(time.Second).String() },
+		"dur":  func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 		"join": strings.Join,
-		// svg passes the view package's server-drawn charts through: they
-		// are built by our code from numbers, never from input text.
-		"svg": func(s string) template.HTML { return template.HTML(s) },
+		"add":  func(a, b int) int { return a + b },
+		// The expiry calendar (view.ExpiryWarning's keys): the data-warn
+		// value, the cell's class (the word is always there too), and
+		// whether days left are worth saying.
+		"warn":      warnValue,
+		"warnClass": warnClass,
+		"warnDays":  func(k string) bool { v := warnValue(k); return v == "60" || v == "30" || v == "7" },
 	}
 	root, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
@@ -77,6 +80,31 @@ func loadPages(loc *time.Location) (*pages, error) {
 		p.set[name] = t
 	}
 	return p, nil
+}
+
+// warnValue is a row's data-warn: 60, 30, 7, expired or none.
+func warnValue(key string) string {
+	switch key {
+	case view.Warn60Days:
+		return "60"
+	case view.Warn30Days:
+		return "30"
+	case view.Warn7Days:
+		return "7"
+	case view.WarnExpired:
+		return "expired"
+	}
+	return "none"
+}
+
+func warnClass(key string) string {
+	switch warnValue(key) {
+	case "7", "expired":
+		return "bad"
+	case "30", "60":
+		return "warn"
+	}
+	return ""
 }
 
 // page is what every template gets.

@@ -24,11 +24,13 @@ type Data interface {
 	// the last 24 hours before now.
 	Member(ctx context.Context, id string, now time.Time) (Member, error)
 	// Traffic is the traffic of the window ending at now (at most 31
-	// days; BucketFor chooses the buckets).
+	// days; BucketFor chooses the buckets). Dead letters carry their
+	// reason text only when the node's console.showPersonalData is set.
 	Traffic(ctx context.Context, window time.Duration, now time.Time) (Traffic, error)
 	// Message is a message's timeline: id is a ref ("delivery/3",
 	// "inbox/7", "audit/12") or a messageId; an id naming several
-	// messages gives their refs as Candidates.
+	// messages gives their refs as Candidates. A refused message carries
+	// the peer's problem detail only when console.showPersonalData is set.
 	Message(ctx context.Context, id string) (Message, error)
 	// RetryDeadLetter moves the dead letter ref ("delivery/<key>") back
 	// to its queue once and wakes its delivery worker; operator is named
@@ -46,6 +48,9 @@ type Data interface {
 	// the refusal's *protocol.Error; an error without a verdict is a
 	// fault.
 	Verify(token []byte, now time.Time) (*attest.Verdict, error)
+	// GenesisSHA256 is the pin of the network's genesis (what Bundle
+	// replays from), shown on the public verify page.
+	GenesisSHA256() string
 }
 
 // Errors the Data methods wrap.

@@ -23,6 +23,11 @@ type Message struct {
 	CanRetry bool
 	// Candidates are the refs of the messages an ambiguous id names.
 	Candidates []string
+	// RefusalCode is a refused inbound message's problem code (the
+	// refused event's); RefusalDetail the peer-facing detail text, set by
+	// the node only when console.showPersonalData allows it.
+	RefusalCode   string
+	RefusalDetail string
 }
 
 // Event is one step of the timeline.
@@ -39,6 +44,9 @@ func BuildMessage(tl *store.Timeline) Message {
 		Attempts: tl.Attempts, CanRetry: tl.Direction == store.DirectionOut && tl.State == string(store.StateDead)}
 	for _, e := range tl.Events {
 		m.Events = append(m.Events, Event{TimelineEvent: e, Key: keyOr("timeline.event."+e.Kind, "key.status.unknown")})
+		if e.Kind == store.EventRefused && e.Code != "" {
+			m.RefusalCode = e.Code
+		}
 	}
 	if tl.Incomplete {
 		m.IncompleteKey = "timeline.incomplete"

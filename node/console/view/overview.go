@@ -32,6 +32,7 @@ type NodeRow struct {
 	ID, Member  string
 	APIURL      string
 	RaftAddress string
+	TLSPin      string // the SPKI SHA-256 pinned for its TLS key
 	Role        string // trust.RoleVoter / RoleNonvoter as applied
 	RoleKey     string
 	DesiredRole string
@@ -183,7 +184,7 @@ func nodesByMember(s *trust.State) map[string][]NodeRow {
 }
 
 func nodeRow(n trust.Node) NodeRow {
-	return NodeRow{ID: n.ID, Member: n.Member, APIURL: n.APIURL, RaftAddress: n.RaftAddress,
+	return NodeRow{ID: n.ID, Member: n.Member, APIURL: n.APIURL, RaftAddress: n.RaftAddress, TLSPin: n.TLSSPKISHA256,
 		Role: n.Role, RoleKey: keyOr("node.role."+n.Role, "registry.role.unknown"), DesiredRole: n.DesiredRole}
 }
 

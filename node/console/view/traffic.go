@@ -24,6 +24,9 @@ type Traffic struct {
 	RefusedBy    []CodeCount // refusals in the window by problem code, most first
 	Refusals     []store.Refusal
 	DeadLetters  []store.DeadLetter
+	// Backlog is the outbound deliveries pending per peer now (the
+	// node fills it from store.QueueLengths), by peer.
+	Backlog []PeerCount
 	// TruncatedKey is "traffic.truncated" when a count is a lower bound.
 	TruncatedKey string
 	// OutChart and InChart are the series ready for LineChart (one line
@@ -34,6 +37,23 @@ type Traffic struct {
 // TrafficTotals sums the window.
 type TrafficTotals struct {
 	Out, In, Receipts, Failed, Dead, Refused int
+}
+
+// PeerCount is a peer (node id) and a number.
+type PeerCount struct {
+	Peer string
+	N    int
+}
+
+// RefusalFor is the most recent refusal in the window with the code (its
+// message page is "audit/<AuditSeq>"), if one is listed.
+func (t Traffic) RefusalFor(code string) (store.Refusal, bool) {
+	for _, r := range t.Refusals {
+		if r.Code == code {
+			return r, true
+		}
+	}
+	return store.Refusal{}, false
 }
 
 // CodeCount is a problem code and how often it was answered.
