@@ -232,14 +232,14 @@ func (p *page) waitLoaded(what string) {
 	}
 }
 
-// visited is every page's routine: the accessibility check, then a
-// screenshot.
+// visited is every page's routine: a screenshot of the page as loaded,
+// then the accessibility check (whose keyboard walk moves the focus).
 func (p *page) visited(step string) {
 	p.t.Helper()
+	p.screenshot(step)
 	for _, v := range p.accessibility() {
 		p.t.Errorf("accessibility of %s (%s): %s", p.location(), step, v)
 	}
-	p.screenshot(step)
 }
 
 // screenshot saves a full-page PNG: DIR/<test>-<nn>-<step>.png.
