@@ -21,8 +21,8 @@ var owners = map[string][]string{
 	"github.com/spf13/pflag":              {"github.com/ecrn/crvsx/cmd/crvsx"},
 	"github.com/prometheus/client_golang": {"github.com/ecrn/crvsx/node/server"},
 	"golang.org/x/time":                   {"github.com/ecrn/crvsx/node/server", "github.com/ecrn/crvsx/node/exchange", "github.com/ecrn/crvsx/node/query"},
-	"github.com/chromedp/chromedp":        {"github.com/ecrn/crvsx/node/console"},
-	"github.com/makiuchi-d/gozxing":       {"github.com/ecrn/crvsx/protocol/attest/qr"}, // QR codes of attestations (SPEC §11.3)
+	"github.com/chromedp/chromedp":        {"github.com/ecrn/crvsx/node/console/browsertest"}, // the console's browser tests only: no shipped package drives a browser
+	"github.com/makiuchi-d/gozxing":       {"github.com/ecrn/crvsx/protocol/attest/qr"},       // QR codes of attestations (SPEC §11.3)
 }
 
 var testOnly = []string{"github.com/stretchr/testify"}
@@ -105,6 +105,21 @@ func TestOwnershipRuleCatchesAStrayImport(t *testing.T) {
 	}
 	if !hasTreeAny("github.com/ecrn/crvsx/protocol/jws", owners[mod]) {
 		t.Fatal("protocol/jws must be allowed to import jwx")
+	}
+}
+
+// The browser driver is for the console's browser tests: the console
+// itself (the shipped package) may not import it.
+func TestChromedpStaysInTheBrowserTests(t *testing.T) {
+	mod, owned := ownerOf("github.com/chromedp/chromedp/kb")
+	if !owned || mod != "github.com/chromedp/chromedp" {
+		t.Fatalf("chromedp/kb not recognised as chromedp: %q %v", mod, owned)
+	}
+	if hasTreeAny(module+"/node/console", owners[mod]) {
+		t.Error("node/console would be allowed to import chromedp")
+	}
+	if !hasTreeAny(module+"/node/console/browsertest", owners[mod]) {
+		t.Error("node/console/browsertest must be allowed to import chromedp")
 	}
 }
 
