@@ -148,7 +148,7 @@ func printDevnet(w io.Writer, n *devnet.Network) {
 		fmt.Fprintf(w, "  admin API  %-24s operators' token: %s\n", m.AdminURL(), admin)
 		fmt.Fprintf(w, "  peer API   %-24s TLS pin %s\n", m.PeerURL(), m.TLSPin)
 		fmt.Fprintf(w, "  health     %s/readyz\n", m.HealthURL())
-		fmt.Fprintf(w, "  console    %s/console/  log in with the operator token in %s (second field of its line)\n", m.AdminURL(), admin)
+		fmt.Fprintf(w, "  console    %s/console/  operator token: %s (from %s)\n", m.AdminURL(), m.AdminToken, admin)
 		fmt.Fprintf(w, "  verify     %s/console/verify  (public, no login)\n", m.HealthURL())
 		if m.Sample != "" {
 			fmt.Fprintf(w, "  crvsx send --node %s --token-file %s --wait 30s %s\n", m.LocalURL(), shellQuote(local), shellQuote(m.Sample))

@@ -90,11 +90,18 @@ func TestDevnetPrintsCommandsThatWork(t *testing.T) {
 		}
 	}
 	require.Len(t, lines, 3*4, "send, inbox, registry status and members for each of the three nodes:\n%s", out)
-	var consoles []string
+	var consoles, tokens []string
 	for _, l := range strings.Split(out, "\n") {
-		if f := strings.Fields(l); len(f) > 1 && f[0] == "console" {
+		if f := strings.Fields(l); len(f) > 4 && f[0] == "console" && f[2] == "operator" && f[3] == "token:" {
 			consoles = append(consoles, f[1])
+			tokens = append(tokens, f[4])
 		}
+	}
+	for i, c := range []string{"TJ", "TR", "KZ"} {
+		b, err := os.ReadFile(filepath.Join(dir, c, "admin-tokens"))
+		require.NoError(t, err)
+		require.Less(t, i, len(tokens), out)
+		assert.Contains(t, string(b), " "+tokens[i], "the printed operator token of %s is the one its admin-tokens file holds", c)
 	}
 	require.Len(t, consoles, 3, "a console URL for each node:\n%s", out)
 	for _, u := range consoles {
