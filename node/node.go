@@ -41,9 +41,10 @@ const (
 // Node is a running member node: its registry replica, store, pipelines and
 // listeners.
 type Node struct {
-	cfg     Config
-	log     *slog.Logger
-	gaugeMu sync.Mutex // one refreshGauges at a time
+	cfg       Config
+	log       *slog.Logger
+	gaugeMu   sync.Mutex // one refreshGauges at a time
+	closeOnce sync.Once  // closeAll
 	// outside logs what strangers can cause (refused requests, TLS
 	// handshakes, refused raft peers): rate-limited per kind of line.
 	outside *slog.Logger
@@ -351,8 +352,13 @@ func (n *Node) Run(ctx context.Context) error {
 	return nil
 }
 
-// closeAll closes what New opened, in reverse order.
-func (n *Node) closeAll() {
+// closeAll closes what New opened, in reverse order, once. It leaves the
+// fields set: a TLS handshake or a request still in flight may read the
+// registry's last view or the closed store's answer, never a nil pointer
+// (the race detector saw a peer handshake read n.reg as closeAll cleared it).
+func (n *Node) closeAll() { n.closeOnce.Do(n.closeParts) }
+
+func (n *Node) closeParts() {
 	if n.peers != nil {
 		n.peers.Close()
 	}
@@ -363,12 +369,10 @@ func (n *Node) closeAll() {
 		if err := n.reg.Close(); err != nil {
 			n.log.Error("close registry", slog.Any("err", err))
 		}
-		n.reg = nil
 	}
 	if n.store != nil {
 		if err := n.store.Close(); err != nil {
 			n.log.Error("close store", slog.Any("err", err))
 		}
-		n.store = nil
 	}
 }
