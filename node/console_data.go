@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node/console/view"
+	"github.com/ecrn/crvsx/node/exchange"
 	"github.com/ecrn/crvsx/node/store"
+	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/attest"
 	"github.com/ecrn/crvsx/protocol/trust"
 )
@@ -175,6 +177,29 @@ func (n *Node) Bundle(ctx context.Context) ([]byte, string, error) {
 // Verify is view.Data.Verify.
 func (n *Node) Verify(token []byte, now time.Time) (*attest.Verdict, error) {
 	return attest.Verify(token, n.reg.View(), now)
+}
+
+// VerifyMessage is view.Data.VerifyMessage: node/exchange's Verifier, the
+// one `crvsx verify` runs, with this node's registry view as the keys and
+// their validity (checked at the message's createdAt, SPEC §6.6.6), any
+// typ that carries the payload's messageType, the node's clock skew and
+// no age limit (an archived message verifies regardless of age).
+func (n *Node) VerifyMessage(token []byte, now time.Time) (*view.MessageVerdict, error) {
+	tv := n.reg.View()
+	v := &exchange.Verifier{Keys: tv, Validity: tv, Skew: time.Duration(n.cfg.Exchange.ClockSkew)}
+	msg, err := v.Verify(token, now)
+	if err != nil {
+		var pe *protocol.Error
+		if !errors.As(err, &pe) {
+			return nil, err
+		}
+		return &view.MessageVerdict{Code: pe.Code, Detail: pe.Detail, CheckedAt: now}, err
+	}
+	return &view.MessageVerdict{
+		Valid: true, CheckedAt: now,
+		Sender: msg.Envelope.Sender, MessageType: msg.Envelope.MessageType, Typ: msg.Typ,
+		MessageID: msg.Envelope.MessageID, CreatedAt: msg.CreatedAt,
+	}, nil
 }
 
 // GenesisSHA256 is view.Data.GenesisSHA256.

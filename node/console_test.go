@@ -4,8 +4,14 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"regexp"
 	"testing"
+	"time"
+
+	"github.com/ecrn/crvsx/protocol"
+	"github.com/ecrn/crvsx/protocol/jws"
+	"github.com/ecrn/crvsx/protocol/protocoltest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,8 +20,9 @@ import (
 // The console on a running devnet node (node/console DESIGN §1): an
 // operator logs in on the admin listener with an admin token and sees the
 // registry's members; the health listener serves the public verify page
-// and the trust bundle with the network's genesis pin; the local listener
-// does not serve the console.
+// and the trust bundle with the network's genesis pin, and verifies a
+// birth message signed by another member; the local listener does not
+// serve the console.
 func TestConsoleOnARunningNode(t *testing.T) {
 	n := startNet(t, nil)
 	tj := n.Members["TJ"]
@@ -50,6 +57,38 @@ func TestConsoleOnARunningNode(t *testing.T) {
 	resp, page := get(tj.HealthURL() + "/console/verify")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, page, n.Manifest.GenesisSHA256)
+
+	// DESIGN §13 (issue 12 item 4): a birth message signed by TR verifies
+	// on TJ's public page against TJ's registry view; a tampered one does
+	// not, with the signature's code.
+	kb, err := os.ReadFile(n.Members["TR"].Config.Keys.SigningKey)
+	require.NoError(t, err)
+	signer, err := jws.ParsePrivateJWK(kb)
+	require.NoError(t, err)
+	id := protocol.NewUUID()
+	birth, err := signer.Sign(protocol.TypEvent, protocoltest.BirthMessageAt(n.Members["TR"].NodeID, tj.NodeID, id, time.Now()))
+	require.NoError(t, err)
+	verify := func(token []byte) string {
+		t.Helper()
+		csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+		require.NotNil(t, csrf, page)
+		resp, err := c.PostForm(tj.HealthURL()+"/console/verify", url.Values{"csrf": {csrf[1]}, "token": {string(token)}})
+		require.NoError(t, err)
+		body := string(readAll(t, resp))
+		require.Equal(t, http.StatusOK, resp.StatusCode, body)
+		return body
+	}
+	good := verify(birth)
+	assert.Contains(t, good, `data-outcome="valid"`)
+	assert.Contains(t, good, `id="verdict-issuer">Türkiye (TR), <code>`+n.Members["TR"].NodeID+`</code>`)
+	assert.Contains(t, good, `<code>event.live-birth</code>`)
+	assert.Contains(t, good, `<code>`+id+`</code>`)
+	assert.NotContains(t, good, "Rahimzoda", "no personal data on the verdict")
+	bad := verify([]byte(string(birth[:len(birth)-4]) + "AAAA"))
+	assert.Contains(t, bad, `data-outcome="not-valid"`)
+	assert.Contains(t, bad, `id="verdict-code">JWS_SIGNATURE_INVALID`)
+	assert.NotContains(t, bad, id)
+
 	resp, _ = get(tj.HealthURL() + "/console/overview")
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "the health listener serves only the public pages")
 	resp, _ = get(tj.LocalURL() + "/console/login")

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecrn/crvsx/node/console/view"
 	"github.com/ecrn/crvsx/node/server"
+	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/attest/qr"
 )
 
@@ -400,7 +402,7 @@ func TestLanguageSwitch(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/verify" || c == nil || c.Value != "ru" || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
 		t.Fatalf("%d %v %+v", res.StatusCode, res.Header, c)
 	}
-	if ru := h.get("/console/verify", c); !strings.Contains(ru.body, `<html lang="ru">`) || !strings.Contains(ru.body, "Проверка подтверждения статуса") {
+	if ru := h.get("/console/verify", c); !strings.Contains(ru.body, `<html lang="ru">`) || !strings.Contains(ru.body, "Проверка подтверждения или сообщения") {
 		t.Fatal("not Russian after the switch")
 	}
 	for _, next := range []string{"https://evil.example/", "//evil.example/console/", `/\evil.example`, "/v1/admin/backup", "/console/../v1/admin/backup", "javascript:alert(1)"} {
@@ -525,6 +527,98 @@ func TestVerifyPage(t *testing.T) {
 					t.Fatal("the English Verdict.String() is shown")
 				}
 			})
+		}
+	}
+}
+
+// DESIGN §13: a signed message (a birth, typ crvs-event+jws) is verified
+// as a message, in every language: valid with its sender, type, id and
+// createdAt and no personal data; tampered, not valid with the code and
+// its sentence and nothing from the payload.
+func TestVerifyPageMessage(t *testing.T) {
+	w := newAttestWorld(t)
+	const id = "3b0f5a8e-6c1d-4e7a-9f2b-8d4c6e1a0b57"
+	good := w.birth(t, id, w.now.Add(-30*time.Minute).In(time.FixedZone("", 3*3600)))
+	tampered := []byte(string(good[:len(good)-4]) + "AAAA")
+	headline := map[string]map[string]string{
+		"valid":     {"en": "VALID: genuine, signed by the sender", "ru": "ДЕЙСТВИТЕЛЬНО: подлинное, подписано отправителем", "tr": "GEÇERLİ: gerçek; gönderen tarafından"},
+		"not-valid": {"en": "NOT VALID", "ru": "НЕДЕЙСТВИТЕЛЬНО", "tr": "GEÇERSİZ"},
+	}
+	issuer := map[string]string{"en": "Türkiye (TR)", "ru": "Турция (TR)", "tr": "Türkiye (TR)"}
+	signature := map[string]string{"en": "The signature does not match the content", "ru": "Подпись не соответствует содержимому", "tr": "İmza içerikle uyuşmuyor"}
+	personal := []string{"Rahimzoda", "Раҳимзода", "34-BYO-2025-0012345", "Beyoğlu", "Hamidiye"}
+	for _, lang := range languages {
+		for _, tc := range []struct {
+			name  string
+			text  []byte
+			class string
+		}{
+			{"birth", good, "valid"},
+			{"tampered birth", tampered, "not-valid"},
+		} {
+			t.Run(lang+"/"+tc.name, func(t *testing.T) {
+				h := newHarness(t, nil)
+				h.fb.view, h.fb.now = w.view, w.now
+				form := h.get("/console/verify")
+				r := httptest.NewRequest(http.MethodPost, "/console/verify", strings.NewReader(url.Values{"csrf": {csrfOf(t, form.body)}, "token": {string(tc.text)}}.Encode()))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				r.Header.Set("Accept-Language", lang)
+				r.AddCookie(cookie(form, preCookie))
+				res := h.do(r)
+				if res.StatusCode != http.StatusOK || h.fb.count("VerifyMessage") != 1 || h.fb.count("Verify") != 0 {
+					t.Fatalf("%d, VerifyMessage %d, Verify %d\n%s", res.StatusCode, h.fb.count("VerifyMessage"), h.fb.count("Verify"), res.body)
+				}
+				if !strings.Contains(res.body, `<html lang="`+lang+`">`) || !strings.Contains(res.body, `data-outcome="`+tc.class+`"`) ||
+					!strings.Contains(res.body, headline[tc.class][lang]) {
+					t.Fatalf("verdict:\n%s", res.body)
+				}
+				for _, p := range personal {
+					if strings.Contains(res.body, p) {
+						t.Fatalf("the page shows personal data %q:\n%s", p, res.body)
+					}
+				}
+				if tc.class == "valid" {
+					for _, want := range []string{`id="verdict-issuer">` + issuer[lang] + `, <code>TR-`, `<code>event.live-birth</code> (<code>crvs-event&#43;jws</code>)`,
+						`id="verdict-message-id"><code>` + id + `</code>`, `id="verdict-created"><time datetime="`, "&#43;00:00"} {
+						if !strings.Contains(res.body, want) {
+							t.Fatalf("valid message verdict without %q:\n%s", want, res.body)
+						}
+					}
+				} else if !strings.Contains(res.body, `id="verdict-code">JWS_SIGNATURE_INVALID`) || !strings.Contains(res.body, signature[lang]) ||
+					strings.Contains(res.body, id) || strings.Contains(res.body, "verdict-issuer") {
+					t.Fatalf("tampered message verdict:\n%s", res.body)
+				}
+			})
+		}
+	}
+}
+
+// A message's refusal sentence is the message one where the attestation's
+// would name an attestation, the shared one otherwise, and the message
+// catch-all for a code with no sentence.
+func TestMessageVerdictSentences(t *testing.T) {
+	cats, err := loadCatalogues()
+	if err != nil {
+		t.Fatal(err)
+	}
+	en := cats["en"]
+	for _, tc := range []struct {
+		code protocol.Code
+		key  string
+	}{
+		{protocol.CodeSignatureInvalid, "verdict.reason.JWS_SIGNATURE_INVALID"},
+		{protocol.CodeKeyNotValid, "verdict.reason.KEY_NOT_VALID"},
+		{protocol.CodeTypeMismatch, "verdict.message.reason.MESSAGE_TYPE_MISMATCH"},
+		{protocol.CodeSchemaInvalid, "verdict.message.reason.SCHEMA_VALIDATION_FAILED"},
+		{protocol.CodeBadBase64, "verdict.message.reason.other"},
+		{"", "verdict.message.reason.other"},
+	} {
+		v := viewMessageVerdict(&view.MessageVerdict{Code: tc.code}, en)
+		if v.Class != "not-valid" || v.Reason != en.T(tc.key) {
+			t.Errorf("%s: %q %q, want %s", tc.code, v.Class, v.Reason, tc.key)
+		}
+		if strings.Contains(strings.ToLower(v.Reason), "attestation") && tc.key != "verdict.message.reason.other" {
+			t.Errorf("%s: a message's sentence names an attestation: %q", tc.code, v.Reason)
 		}
 	}
 }

@@ -3,9 +3,10 @@
 // operators on the admin listener, behind a login with an admin token
 // (server-side sessions, CSRF tokens on every form, a strict
 // Content-Security-Policy), and the public verify page, which checks a
-// status attestation — pasted, uploaded, or read from a photo of its QR
-// code — against the node's trust view and says so in the reader's
-// language (English, Russian, Turkish).
+// status attestation or a signed message of the exchange (DESIGN §13) —
+// pasted, uploaded, or read from a photo of its QR code — against the
+// node's trust view and says so in the reader's language (English,
+// Russian, Turkish).
 //
 // Handlers translate HTTP to calls on Data (view.Data), which the node implements;
 // templates, the stylesheet and the message catalogues are embedded. No

@@ -155,8 +155,9 @@ func (c *Console) verifyForm(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "verify", p)
 }
 
-// verify checks a pasted or uploaded attestation, or a PNG photo of its QR
-// code (protocol/attest/qr), against the node's trust view.
+// verify checks a pasted or uploaded attestation or signed message, or a
+// PNG photo of its QR code (protocol/attest/qr), against the node's trust
+// view.
 func (c *Console) verify(w http.ResponseWriter, r *http.Request) {
 	ss, _ := c.sessionOf(r)
 	if !allow(c.opt.VerifyLimiter, r) {
@@ -173,6 +174,21 @@ func (c *Console) verify(w http.ResponseWriter, r *http.Request) {
 	if problem != "" {
 		p.Data = verifyData{Problem: problem, Pin: c.opt.Data.GenesisSHA256()}
 		c.render(w, r, http.StatusUnprocessableEntity, "verify", p)
+		return
+	}
+	if !attest.IsAttestation(token) {
+		// Issue 12 item 4: anything else is checked as a signed message
+		// of the exchange (an event such as a birth), SPEC §6.
+		mv, err := c.opt.Data.VerifyMessage(token, c.opt.Now())
+		if mv == nil {
+			if err == nil {
+				err = errors.New("no verdict")
+			}
+			c.dataFailed(w, r, ss, err)
+			return
+		}
+		p.Data = verifyData{Verdict: viewMessageVerdict(mv, p.L), Pin: c.opt.Data.GenesisSHA256()}
+		c.render(w, r, http.StatusOK, "verify", p)
 		return
 	}
 	v, err := c.opt.Data.Verify(token, c.opt.Now())

@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node/console/view"
+	"github.com/ecrn/crvsx/node/exchange"
 	"github.com/ecrn/crvsx/node/server"
 	"github.com/ecrn/crvsx/node/store"
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/attest"
 	"github.com/ecrn/crvsx/protocol/jws"
+	"github.com/ecrn/crvsx/protocol/protocoltest"
 	"github.com/ecrn/crvsx/protocol/trust"
 	"github.com/ecrn/crvsx/protocol/trust/trusttest"
 )
@@ -204,6 +206,18 @@ func (f *fakeData) Verify(token []byte, _ time.Time) (*attest.Verdict, error) {
 	return attest.Verify(token, f.view, f.now)
 }
 
+// VerifyMessage runs node/exchange's Verifier over the fake's view, as the
+// node does.
+func (f *fakeData) VerifyMessage(token []byte, _ time.Time) (*view.MessageVerdict, error) {
+	f.called("VerifyMessage")
+	msg, err := (&exchange.Verifier{Keys: f.view, Validity: f.view, Skew: 5 * time.Minute}).Verify(token, f.now)
+	if err != nil {
+		return &view.MessageVerdict{Code: protocol.CodeOf(err), Detail: err.Error(), CheckedAt: f.now}, err
+	}
+	return &view.MessageVerdict{Valid: true, CheckedAt: f.now, Sender: msg.Envelope.Sender, MessageType: msg.Envelope.MessageType,
+		Typ: msg.Typ, MessageID: msg.Envelope.MessageID, CreatedAt: msg.CreatedAt}, nil
+}
+
 var _ view.Data = (*fakeData)(nil)
 
 // harness is a console over a fake backend, and a client that keeps
@@ -310,15 +324,15 @@ func tlsRequest(r *http.Request) *http.Request {
 
 // attestWorld is a three-member network's trust view and TJ's signer.
 type attestWorld struct {
-	view *trust.View
-	tj   *jws.Signer
-	now  time.Time
+	view   *trust.View
+	tj, tr *jws.Signer
+	now    time.Time
 }
 
 func newAttestWorld(t testing.TB) *attestWorld {
 	n := trusttest.New(t, "TJ", "TR", "KZ")
 	n.Advance(2 * time.Hour)
-	return &attestWorld{view: trust.NewView(n.State()), tj: n.Member("TJ").Sig, now: n.Now.Time().Add(time.Hour)}
+	return &attestWorld{view: trust.NewView(n.State()), tj: n.Member("TJ").Sig, tr: n.Member("TR").Sig, now: n.Now.Time().Add(time.Hour)}
 }
 
 // token is a signed unique-match attestation of TJ, attested an hour
@@ -339,6 +353,17 @@ func (w *attestWorld) token(t testing.TB, authority string) []byte {
 		t.Fatal(err)
 	}
 	tok, err := w.tj.Sign(protocol.TypAttestation, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// birth is a birth message of TR to TJ created at createdAt, signed by
+// TR's key (ids and types are shown; the payload's names never are).
+func (w *attestWorld) birth(t testing.TB, messageID string, createdAt time.Time) []byte {
+	t.Helper()
+	tok, err := w.tr.Sign(protocol.TypEvent, protocoltest.BirthMessageAt("TR", "TJ", messageID, createdAt))
 	if err != nil {
 		t.Fatal(err)
 	}

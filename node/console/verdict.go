@@ -3,6 +3,7 @@ package console
 import (
 	"time"
 
+	"github.com/ecrn/crvsx/node/console/view"
 	"github.com/ecrn/crvsx/protocol/attest"
 )
 
@@ -26,6 +27,13 @@ type verdictView struct {
 	Checked   time.Time
 	Code      string
 	Detail    string
+	// A signed message's (viewMessageVerdict): ids and types only.
+	Message     bool
+	MessageType string
+	Typ         string
+	MessageID   string
+	SenderNode  string
+	Created     time.Time
 }
 
 type answerView struct{ Label, Value string }
@@ -76,6 +84,35 @@ func viewVerdict(v *attest.Verdict, l catalogue) *verdictView {
 		}
 		out.Answers = append(out.Answers, answerView{Label: l.T("answer." + a), Value: shown})
 	}
+	return out
+}
+
+// viewMessageVerdict is a signed message's verdict in the reader's
+// language. A refusal's sentence is the message-specific one where the
+// attestation's would say "attestation" (verdict.message.reason.CODE),
+// else the shared one (verdict.reason.CODE), else
+// verdict.message.reason.other.
+func viewMessageVerdict(v *view.MessageVerdict, l catalogue) *verdictView {
+	out := &verdictView{Message: true, Code: string(v.Code), Detail: v.Detail, Checked: v.CheckedAt}
+	if !v.Valid {
+		out.Class = string(attest.OutcomeNotValid)
+		out.Headline = l.T("verdict.notvalid")
+		key := "verdict.message.reason." + string(v.Code)
+		if !l.Has(key) {
+			key = "verdict.reason." + string(v.Code)
+		}
+		if v.Code == "" || !l.Has(key) {
+			key = "verdict.message.reason.other"
+		}
+		out.Reason = l.T(key)
+		return out // nothing learned from an unverified payload is shown
+	}
+	out.Class = string(attest.OutcomeValid)
+	out.Headline = l.T("verdict.message.valid")
+	out.Issuer = countryName(v.Sender.Country, l)
+	out.SenderNode = v.Sender.NodeID
+	out.MessageType, out.Typ, out.MessageID = v.MessageType, v.Typ, v.MessageID
+	out.Created = v.CreatedAt
 	return out
 }
 

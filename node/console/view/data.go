@@ -8,6 +8,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/attest"
 	"github.com/ecrn/crvsx/protocol/trust"
 )
@@ -48,9 +49,33 @@ type Data interface {
 	// the refusal's *protocol.Error; an error without a verdict is a
 	// fault.
 	Verify(token []byte, now time.Time) (*attest.Verdict, error)
+	// VerifyMessage checks a signed message of the exchange (an event
+	// such as a birth: any token that is not an attestation) against
+	// this node's registry view as `crvsx verify --bundle` does: SPEC §6
+	// by node/exchange's Verifier, the key's validity as of the message's
+	// own createdAt (§6.6.6) and its time window against now (§6.7, no
+	// age limit). A verdict comes with a nil error or the refusal's
+	// *protocol.Error; an error without a verdict is a fault.
+	VerifyMessage(token []byte, now time.Time) (*MessageVerdict, error)
 	// GenesisSHA256 is the pin of the network's genesis (what Bundle
 	// replays from), shown on the public verify page.
 	GenesisSHA256() string
+}
+
+// MessageVerdict is the verdict on a signed message (Data.VerifyMessage):
+// ids and types only, never the payload's personal data.
+type MessageVerdict struct {
+	Valid     bool
+	Code      protocol.Code // the refusal's stable code; "" when Valid
+	Detail    string        // the refusal's detail (English); "" when Valid
+	CheckedAt time.Time
+	// Set only when Valid: nothing learned from an unverified payload is
+	// shown.
+	Sender      protocol.Endpoint // sender.country and sender.nodeId
+	MessageType string
+	Typ         string
+	MessageID   string
+	CreatedAt   time.Time // with the offset the message states
 }
 
 // Errors the Data methods wrap.
