@@ -35,7 +35,10 @@ func (n *Node) Overview(ctx context.Context, now time.Time) (view.Overview, erro
 	if err := ctx.Err(); err != nil {
 		return view.Overview{}, err
 	}
-	return view.BuildOverview(n.reg.State(), n.reg.Status(), now), nil
+	s, st := n.reg.State(), n.reg.Status()
+	o := view.BuildOverview(s, st, now)
+	o.ApplyReplicaReports(n.askReplicas(ctx, s, st))
+	return o, nil
 }
 
 // Member is view.Data.Member.

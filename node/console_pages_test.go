@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node"
+	"github.com/ecrn/crvsx/node/console/view"
 	"github.com/ecrn/crvsx/node/devnet"
 	"github.com/ecrn/crvsx/node/store"
 	"github.com/stretchr/testify/require"
@@ -102,6 +103,10 @@ func TestConsolePagesOnADevnet(t *testing.T) {
 		`<table id="requesters">`, `data-requester="INT-UNHCR"`, `<dd id="registry-leader">`, `<table id="replicas">`} {
 		require.Contains(t, o, want)
 	}
+	// Registry health: a stopped replica is unreachable, with the reason.
+	known, cell := replicaRow(t, o, net.Members["TJ"].NodeID)
+	require.False(t, known, cell)
+	require.Contains(t, cell, `Unreachable (<code class="reason">`+view.ReplicaConnectFailed+`</code>)`)
 
 	traffic := u.get("/console/traffic?window=1h")
 	for _, want := range []string{`<figure id="chart-out"><svg`, `<td id="total-out">2</td>`, `<td id="receipts">1</td>`, `<td id="total-dead">1</td>`,
@@ -138,4 +143,33 @@ func TestConsolePagesOnADevnet(t *testing.T) {
 	for _, want := range []string{`<table id="member-keys">`, `class="key-history"`, "Valid from", `<table id="nodes">`, `<table id="member-traffic">`} {
 		require.Contains(t, member, want)
 	}
+
+	// Registry health: every replica's applied index, as it answered
+	// TR's request over the peer API; then KZ stopped is unreachable.
+	o = u.get("/console/overview")
+	for _, c := range []string{"TR", "TJ", "KZ"} {
+		known, cell := replicaRow(t, o, net.Members[c].NodeID)
+		require.True(t, known, "%s: %s", c, cell)
+		applied := regexp.MustCompile(`<td class="applied">(\d+)</td>`).FindStringSubmatch(cell)
+		require.NotNil(t, applied, cell)
+		i, err := strconv.ParseUint(applied[1], 10, 64)
+		require.NoError(t, err)
+		require.Positive(t, i, "%s has applied the genesis and the registrations", c)
+	}
+	require.NoError(t, net.StopMember("KZ"))
+	o = u.get("/console/overview")
+	known, cell = replicaRow(t, o, net.Members["KZ"].NodeID)
+	require.False(t, known, cell)
+	require.Contains(t, cell, `Unreachable (<code class="reason">`)
+	known, _ = replicaRow(t, o, net.Members["TJ"].NodeID)
+	require.True(t, known, "the other replicas are still known")
+}
+
+// replicaRow is the overview's row of replica id in table#replicas: whether
+// its status is known, and the row's HTML.
+func replicaRow(t *testing.T, page, id string) (bool, string) {
+	t.Helper()
+	m := regexp.MustCompile(`<tr data-replica="` + regexp.QuoteMeta(id) + `" data-known="(true|false)">(.*?)</tr>`).FindStringSubmatch(page)
+	require.NotNil(t, m, "no row for replica %s in table#replicas", id)
+	return m[1] == "true", m[2]
 }

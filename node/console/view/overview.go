@@ -58,18 +58,71 @@ type RegistryHealth struct {
 }
 
 // Replica is one server of the Raft configuration. This node knows its own
-// applied index and staleness only: other replicas' are Known=false
-// (node/registry's Status reports no progress of other servers).
+// applied index and staleness; another replica's are known when it
+// answered this node's request for its registry status (a ReplicaReport,
+// ApplyReplicaReports), else Known=false with the reason.
 type Replica struct {
 	ID, Address  string
 	Suffrage     string
 	SuffrageKey  string
 	Leader, Self bool
-	Known        bool // AppliedIndex and Staleness are known (this node)
+	Known        bool // AppliedIndex and Staleness are known (this node, or the replica's answer)
 	AppliedIndex uint64
 	Staleness    time.Duration
 	Stale        bool
-	UnknownKey   string // "registry.replica.unknown" when !Known
+	UnknownKey   string // registry.replica.unknown or registry.replica.unreachable when !Known
+	Reason       string // a Replica* reason code when !Known and the replica was not asked or did not answer
+}
+
+// ReplicaReport is what another replica answered when this node asked for
+// its registry status (GET /v1/registry/status over the peer API, pinned
+// mutual TLS), or why there is no answer (Failure).
+type ReplicaReport struct {
+	AppliedIndex uint64
+	Staleness    time.Duration // as the replica measures its own
+	Stale        bool
+	Failure      string // "" when it answered, else a Replica* reason code
+}
+
+// Reason codes of a replica whose status is not known. Stable: they are
+// shown as they are (like problem codes) and tests match them.
+const (
+	// ReplicaNotRegistered: no registered node (with an https apiUrl and a
+	// TLS pin) has the server's id, so it cannot be asked: not known.
+	ReplicaNotRegistered = "not-registered"
+	// ReplicaTimeout: no answer within the time allowed.
+	ReplicaTimeout = "timeout"
+	// ReplicaConnectFailed: the connection to its apiUrl failed.
+	ReplicaConnectFailed = "connect-failed"
+	// ReplicaPinMismatch: the server's TLS key is not the one registered.
+	ReplicaPinMismatch = "pin-mismatch"
+	// ReplicaBadAnswer: an answer that is not its registry status (an
+	// error status, a problem document, another node's id, or too large).
+	ReplicaBadAnswer = "bad-answer"
+	// ReplicaFailed: it answered that its registry replica has failed.
+	ReplicaFailed = "registry-failed"
+)
+
+// ApplyReplicaReports fills the rows of the replicas other than this node
+// from their reports (keyed by server id): an answer makes the row known;
+// a failure, ReplicaNotRegistered aside, marks it unreachable with its
+// reason. A replica without a report stays "not known from this node".
+func (o *Overview) ApplyReplicaReports(reports map[string]ReplicaReport) {
+	for i := range o.Registry.Replicas {
+		r := &o.Registry.Replicas[i]
+		rep, ok := reports[r.ID]
+		if r.Self || !ok {
+			continue
+		}
+		switch rep.Failure {
+		case "":
+			r.Known, r.AppliedIndex, r.Staleness, r.Stale, r.UnknownKey, r.Reason = true, rep.AppliedIndex, rep.Staleness, rep.Stale, "", ""
+		case ReplicaNotRegistered:
+			r.UnknownKey, r.Reason = "registry.replica.unknown", rep.Failure
+		default:
+			r.UnknownKey, r.Reason = "registry.replica.unreachable", rep.Failure
+		}
+	}
 }
 
 // KeyRow is a key in the expiry calendar.

@@ -321,3 +321,52 @@ func contrastOnWhite(t *testing.T, hex string) float64 {
 	l := 0.2126*lin(hex[1:3]) + 0.7152*lin(hex[3:5]) + 0.0722*lin(hex[5:7])
 	return 1.05 / (l + 0.05)
 }
+
+// The overview's registry health: each replica's applied index and
+// staleness as it answered, or unreachable / not known with the reason.
+func TestOverviewReplicaReports(t *testing.T) {
+	n := trusttest.New(t, "TJ", "TR", "KZ")
+	st := registry.Status{NodeID: "TJ-1", Leader: registry.Leader{ID: "TR-1"}, AppliedIndex: 7, SyncedAt: now,
+		Staleness: time.Second, StalenessBound: time.Minute,
+		Servers: []registry.Server{{ID: "TJ-1", Suffrage: trust.RoleVoter}, {ID: "TR-1", Suffrage: trust.RoleVoter}}}
+	self := Replica{ID: "TJ-1", Suffrage: trust.RoleVoter, SuffrageKey: "node.role.voter", Self: true, Known: true, AppliedIndex: 7, Staleness: time.Second}
+	tr := Replica{ID: "TR-1", Suffrage: trust.RoleVoter, SuffrageKey: "node.role.voter", Leader: true}
+	for _, tc := range []struct {
+		name    string
+		reports map[string]ReplicaReport
+		want    func(r Replica) Replica
+	}{
+		{"an answer makes the replica known", map[string]ReplicaReport{"TR-1": {AppliedIndex: 9, Staleness: 0}},
+			func(r Replica) Replica { r.Known, r.AppliedIndex = true, 9; return r }},
+		{"a stale answer is known and stale", map[string]ReplicaReport{"TR-1": {AppliedIndex: 5, Staleness: 2 * time.Minute, Stale: true}},
+			func(r Replica) Replica {
+				r.Known, r.AppliedIndex, r.Staleness, r.Stale = true, 5, 2*time.Minute, true
+				return r
+			}},
+		{"a replica that did not answer is unreachable with the reason", map[string]ReplicaReport{"TR-1": {Failure: ReplicaConnectFailed}},
+			func(r Replica) Replica {
+				r.UnknownKey, r.Reason = "registry.replica.unreachable", ReplicaConnectFailed
+				return r
+			}},
+		{"a timeout is unreachable", map[string]ReplicaReport{"TR-1": {Failure: ReplicaTimeout, AppliedIndex: 3}},
+			func(r Replica) Replica {
+				r.UnknownKey, r.Reason = "registry.replica.unreachable", ReplicaTimeout
+				return r
+			}},
+		{"an unregistered server is not known", map[string]ReplicaReport{"TR-1": {Failure: ReplicaNotRegistered}},
+			func(r Replica) Replica {
+				r.UnknownKey, r.Reason = "registry.replica.unknown", ReplicaNotRegistered
+				return r
+			}},
+		{"no report: not known from this node", nil,
+			func(r Replica) Replica { r.UnknownKey = "registry.replica.unknown"; return r }},
+		{"a report never overrides this node's own row", map[string]ReplicaReport{"TJ-1": {Failure: ReplicaTimeout}},
+			func(r Replica) Replica { r.UnknownKey = "registry.replica.unknown"; return r }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := BuildOverview(n.State(), st, now)
+			o.ApplyReplicaReports(tc.reports)
+			require.Equal(t, []Replica{self, tc.want(tr)}, o.Registry.Replicas)
+		})
+	}
+}
