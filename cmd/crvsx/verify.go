@@ -160,7 +160,7 @@ errors.`,
 	cmd.Flags().DurationVar(&maxAge, "max-age", 0, "refuse a message created longer ago than this (0: no age limit)")
 	cmd.Flags().DurationVar(&skew, "skew", 5*time.Minute, "clock skew allowed for a createdAt in the future")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the RFC 9457 problem document on stdout when invalid (an attestation: its verdict as canonical JSON)")
-	cmd.Flags().StringVar(&qrFile, "qr", "", "read the token from the QR code of this PNG file (crvsx attest qr)")
+	cmd.Flags().StringVar(&qrFile, "qr", "", "read the token from the QR code of this PNG file (crvsx attest qr) or JPEG photo")
 	return cmd
 }
 
@@ -197,8 +197,9 @@ func reportRefusal(e *env, err error, asJSON bool) error {
 	return invalid(err)
 }
 
-// readQR reads the token of a QR code in a PNG file: a file that is not a
-// PNG or holds no readable QR code is not valid input (exit 1).
+// readQR reads the token of a QR code in a PNG file or a JPEG photo: a
+// file that is neither or holds no readable QR code is not valid input
+// (exit 1).
 func readQR(e *env, name string) ([]byte, error) {
 	b, err := e.readInput(name, qr.MaxPNGBytes)
 	if err != nil {
@@ -207,7 +208,7 @@ func readQR(e *env, name string) ([]byte, error) {
 		}
 		return nil, err
 	}
-	tok, err := qr.DecodePNG(b)
+	tok, err := qr.DecodeFile(b)
 	if err != nil {
 		return nil, refused(fmt.Errorf("%s: %w", name, err))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"image/jpeg"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -474,6 +475,14 @@ func TestVerifyPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	img, err := code.Image(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var photo bytes.Buffer // a phone's JPEG of the printed code
+	if err := jpeg.Encode(&photo, img, &jpeg.Options{Quality: 80}); err != nil {
+		t.Fatal(err)
+	}
 	headline := map[string]map[string]string{
 		"valid":     {"en": "VALID: genuine and current", "ru": "ДЕЙСТВИТЕЛЬНО", "tr": "GEÇERLİ"},
 		"not-valid": {"en": "NOT VALID", "ru": "НЕДЕЙСТВИТЕЛЬНО", "tr": "GEÇERSİZ"},
@@ -489,6 +498,7 @@ func TestVerifyPage(t *testing.T) {
 			{"good pasted", good, nil, "valid"},
 			{"tampered pasted", tampered, nil, "not-valid"},
 			{"good as a QR photo", nil, png, "valid"},
+			{"good as a JPEG photo of the QR code", nil, photo.Bytes(), "valid"},
 			{"good as a file", nil, append(good, '\n'), "valid"},
 		} {
 			t.Run(lang+"/"+tc.name, func(t *testing.T) {

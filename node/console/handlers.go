@@ -203,15 +203,13 @@ func (c *Console) verify(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "verify", p)
 }
 
-var pngMagic = []byte("\x89PNG\r\n\x1a\n")
-
-// tokenOf is the token to check: the uploaded file (a PNG is read as a QR
-// code) or the pasted text; "" and a catalogue key if none.
+// tokenOf is the token to check: the uploaded file (a PNG or a JPEG photo
+// is read as a QR code) or the pasted text; "" and a catalogue key if none.
 func tokenOf(f *form) ([]byte, string) {
 	tok := []byte(f.get("token"))
 	if f.file != nil {
-		if bytes.HasPrefix(f.file, pngMagic) {
-			b, err := qr.DecodePNG(f.file)
+		if qr.IsImage(f.file) {
+			b, err := qr.DecodeFile(f.file)
 			if err != nil {
 				return nil, "verify.noqr"
 			}

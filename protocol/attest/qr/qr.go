@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
+	"io"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
@@ -193,22 +195,57 @@ func Decode(img image.Image) (data []byte, err error) {
 	return out, nil
 }
 
-// DecodePNG reads the QR code of a PNG file, checking its size and its
-// dimensions before decoding the pixels.
+// DecodePNG reads the QR code of a PNG file (DecodeFile, PNG only).
 func DecodePNG(file []byte) ([]byte, error) {
-	if len(file) > MaxPNGBytes {
-		return nil, fmt.Errorf("qr: PNG of %d bytes: at most %d", len(file), MaxPNGBytes)
+	if !bytes.HasPrefix(file, pngMagic) {
+		return nil, errors.New("qr: not a PNG file")
 	}
-	cfg, err := png.DecodeConfig(bytes.NewReader(file))
+	return DecodeFile(file)
+}
+
+var (
+	pngMagic  = []byte("\x89PNG\r\n\x1a\n")
+	jpegMagic = []byte{0xff, 0xd8, 0xff}
+)
+
+// IsImage reports whether file starts like a PNG or a JPEG file: what
+// DecodeFile reads.
+func IsImage(file []byte) bool {
+	return bytes.HasPrefix(file, pngMagic) || bytes.HasPrefix(file, jpegMagic)
+}
+
+// DecodeFile reads the QR code of an image file — a PNG, or a JPEG as a
+// phone's camera takes it — checking its size and its dimensions before
+// decoding the pixels.
+func DecodeFile(file []byte) ([]byte, error) {
+	if len(file) > MaxPNGBytes {
+		return nil, fmt.Errorf("qr: image of %d bytes: at most %d", len(file), MaxPNGBytes)
+	}
+	var (
+		cfg    image.Config
+		err    error
+		decode func(io.Reader) (image.Image, error)
+		kind   string
+	)
+	switch {
+	case bytes.HasPrefix(file, pngMagic):
+		kind, decode = "PNG", png.Decode
+		cfg, err = png.DecodeConfig(bytes.NewReader(file))
+	case bytes.HasPrefix(file, jpegMagic):
+		kind, decode = "JPEG", jpeg.Decode
+		cfg, err = jpeg.DecodeConfig(bytes.NewReader(file))
+	default:
+		return nil, errors.New("qr: not a PNG or JPEG file")
+	}
 	if err != nil {
-		return nil, fmt.Errorf("qr: not a PNG file: %w", err)
+		return nil, fmt.Errorf("qr: not a %s file: %w", kind, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > MaxPixels/cfg.Height {
-		return nil, fmt.Errorf("qr: PNG of %dx%d pixels: at most %d pixels are scanned", cfg.Width, cfg.Height, MaxPixels)
+		return nil, fmt.Errorf("qr: %s of %dx%d pixels: at most %d pixels are scanned", kind, cfg.Width, cfg.Height, MaxPixels)
 	}
-	img, err := png.Decode(bytes.NewReader(file))
+	img, err := decode(bytes.NewReader(file))
 	if err != nil {
-		return nil, fmt.Errorf("qr: PNG: %w", err)
+		return nil, fmt.Errorf("qr: %s: %w", kind, err)
 	}
 	return Decode(img)
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"image"
+	"image/draw"
+	"image/jpeg"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -147,5 +149,46 @@ func TestDecodeRefuses(t *testing.T) {
 	}
 	if _, err := qr.DecodePNG(buf.Bytes()); err == nil || !strings.Contains(err.Error(), "pixels") {
 		t.Fatalf("25 Mpx image: %v", err)
+	}
+}
+
+// A phone photographs a printed code and sends a JPEG: DecodeFile reads it
+// (lossy compression, the picture scaled up and placed on a grey page),
+// and refuses what is neither a PNG nor a JPEG.
+func TestDecodeFileReadsAJPEGPhoto(t *testing.T) {
+	tok := realistic(t, "Civil Registry Office, Ministry of Justice of the Republic of Tajikistan")
+	code, err := qr.Encode(tok, qr.DefaultLevel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sym, err := code.Image(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := sym.Bounds()
+	page := image.NewGray(image.Rect(0, 0, b.Dx()+120, b.Dy()+160))
+	for i := range page.Pix {
+		page.Pix[i] = 0xd8 // paper under indoor light
+	}
+	draw.Draw(page, b.Add(image.Pt(60, 80)), sym, b.Min, draw.Src)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, page, &jpeg.Options{Quality: 75}); err != nil {
+		t.Fatal(err)
+	}
+	if !qr.IsImage(buf.Bytes()) {
+		t.Fatal("a JPEG is not recognised as an image")
+	}
+	got, err := qr.DecodeFile(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, tok) {
+		t.Fatalf("the JPEG gave other bytes:\n got %s\nwant %s", got, tok)
+	}
+	if _, err := qr.DecodeFile([]byte("GIF89a…")); err == nil {
+		t.Fatal("a GIF was decoded")
+	}
+	if _, err := qr.DecodePNG(buf.Bytes()); err == nil {
+		t.Fatal("DecodePNG took a JPEG")
 	}
 }
