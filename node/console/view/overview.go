@@ -298,21 +298,6 @@ func certRow(c trust.Certificate, now time.Time) CertRow {
 	return r
 }
 
-// keyValidAt is REGISTRY.md §10 for the key alone (trust.Key.validAt):
-// notBefore ≤ t < notAfter, not retired at or before t, before the
-// compromise if revoked.
-func keyValidAt(k trust.Key, t trust.Timestamp) bool {
-	switch {
-	case t < k.NotBefore, t >= k.NotAfter:
-		return false
-	case k.RetiredAt != 0 && t >= k.RetiredAt:
-		return false
-	case k.Status == trust.KeyRevoked && t >= k.CompromisedSince:
-		return false
-	}
-	return true
-}
-
 // proposalRow is REGISTRY.md §6's arithmetic, as proposal.approve counts.
 func proposalRow(s *trust.State, p trust.Proposal, now time.Time) ProposalRow {
 	r := ProposalRow{ID: p.ID, Type: p.Type, Issuer: p.Issuer, PayloadSHA256: p.PayloadSHA256,
@@ -323,7 +308,7 @@ func proposalRow(s *trust.State, p trust.Proposal, now time.Time) ProposalRow {
 	for _, ap := range p.Approvals {
 		k, ok := s.Key(ap.Kid)
 		m, _ := s.Member(ap.Member)
-		counts := ok && m.Status == trust.StatusActive && keyValidAt(k, ap.At)
+		counts := ok && m.Status == trust.StatusActive && k.ValidAt(ap.At) == nil
 		row := ApprovalRow{Member: ap.Member, Kid: ap.Kid, At: ap.At.Time(), Counts: counts, CountsKey: "proposal.approval.not-counted"}
 		if counts {
 			row.CountsKey = "proposal.approval.counts"
@@ -351,7 +336,7 @@ func proposalRow(s *trust.State, p trust.Proposal, now time.Time) ProposalRow {
 		}
 		var kids []string
 		for _, k := range s.Keys() {
-			if k.Member == m.ID && k.Role == trust.RoleGovernance && keyValidAt(k, t) {
+			if k.Member == m.ID && k.Role == trust.RoleGovernance && k.ValidAt(t) == nil {
 				kids = append(kids, k.Kid)
 			}
 		}
