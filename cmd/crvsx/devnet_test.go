@@ -54,9 +54,6 @@ func pathFirst(dir string) string {
 // newcomer does and pastes every command it prints, as printed, once the
 // demo is done: each must succeed. Ctrl-C then stops the network (exit 0).
 func TestDevnetPrintsCommandsThatWork(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a three-node network")
-	}
 	base := t.TempDir()
 	dir := filepath.Join(base, "devnet")
 	cmd := exec.Command(binary, "devnet", "--dir", dir, "--log-format", "json")

@@ -82,9 +82,6 @@ func readmeCommandLines(t *testing.T, readme string, sections []string) []string
 // installs, and a HOME and GOBIN of the test's (the README's ~/crvsx-keys
 // and the install land there, not in this machine's).
 func TestREADMECommands(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds crvsx and runs the demo and the benchmarks")
-	}
 	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
 	var lines []string

@@ -11,9 +11,6 @@ import (
 // unique match per 10 000 queries, and recall ≥ 0.95 on fully identified
 // subjects. cmd/crvsx's TestBenchMatch holds seeds 2, 3 and 8.
 func TestTargetsOnGeneratedSet(t *testing.T) {
-	if testing.Short() {
-		t.Skip("5 × 10 000 records")
-	}
 	for _, seed := range []uint64{1, 4, 5, 6, 7} {
 		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
 			m := Evaluate(seed, 10000)
