@@ -183,13 +183,17 @@ func (tr *traffic) submit(ctx context.Context, c *server.LocalClient, msg []byte
 	tr.mu.Unlock()
 }
 
-// load submits n messages of sample from sender, one every gap.
-func (tr *traffic) load(ctx context.Context, wg *sync.WaitGroup, c *server.LocalClient, msg []byte, n int, gap time.Duration) {
+// load submits n messages of sample from sender, one every gap, until
+// stop ends. stop ends the load between submissions, never one in flight:
+// a submission cut off mid-request has an unknown outcome (the node may
+// have taken it), and a national system settles that by retrying the same
+// submission id — which submit does, to the end.
+func (tr *traffic) load(stop context.Context, wg *sync.WaitGroup, c *server.LocalClient, msg []byte, n int, gap time.Duration) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for i := 0; i < n && ctx.Err() == nil; i++ {
-			tr.submit(ctx, c, msg)
+		for i := 0; i < n && stop.Err() == nil; i++ {
+			tr.submit(context.WithoutCancel(stop), c, msg)
 			time.Sleep(gap)
 		}
 	}()

@@ -69,9 +69,17 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if p.Code == protocol.CodeInternal {
+	switch {
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away before the answer (its timeout, its
+		// shutdown): nothing here failed, and whatever the request had
+		// started may still have completed — the client must treat the
+		// outcome as unknown and retry with the same id, which every
+		// write of the node's is idempotent on. Not an error of ours.
+		log.Info("request abandoned by the client; its outcome is unknown to it", append(attrs, slog.Any("err", err))...)
+	case p.Code == protocol.CodeInternal:
 		log.Error("request failed", append(attrs, slog.Any("err", err))...)
-	} else {
+	default:
 		log.Warn("request refused", append(attrs, slog.String("detail", p.Detail))...)
 	}
 	if p.Status == http.StatusServiceUnavailable || p.Status == http.StatusInsufficientStorage {

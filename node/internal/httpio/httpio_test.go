@@ -2,8 +2,10 @@ package httpio
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -93,6 +95,30 @@ func TestWriteProblem(t *testing.T) {
 		rec := httptest.NewRecorder()
 		WriteProblem(rec, httptest.NewRequest("POST", "/v1/queries", nil), nil, protocol.Errorf(protocol.CodeRateLimited, "slow down"))
 		assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+	})
+	// A client that went away (its timeout) is not the node's failure: the
+	// store's "may still commit" (store.committer.do) reaches here as
+	// context.Canceled. Logged at info, never ERROR; the same error on a
+	// live request is still INTERNAL.
+	t.Run("abandoned/client-gone-info-not-error", func(t *testing.T) {
+		var logs bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/v1/outbox", nil).WithContext(ctx)
+		WriteProblem(rec, r, log, fmt.Errorf("enqueue: %w", context.Canceled))
+		assert.Contains(t, logs.String(), "level=INFO")
+		assert.Contains(t, logs.String(), "abandoned by the client")
+		assert.NotContains(t, logs.String(), "level=ERROR")
+	})
+	t.Run("abandoned/live-request-canceled-is-internal", func(t *testing.T) {
+		var logs bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		rec := httptest.NewRecorder()
+		WriteProblem(rec, httptest.NewRequest("POST", "/v1/outbox", nil), log, fmt.Errorf("enqueue: %w", context.Canceled))
+		assert.Equal(t, 500, rec.Code)
+		assert.Contains(t, logs.String(), "level=ERROR")
 	})
 	t.Run("instance/made-when-missing", func(t *testing.T) {
 		rec := httptest.NewRecorder()
