@@ -2,13 +2,13 @@ package schemas
 
 import (
 	"fmt"
-	"golang.org/x/text/unicode/norm"
 	"runtime/debug"
 	"slices"
 
 	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/schemas/semantic"
 	"github.com/xeipuuv/gojsonschema"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Result is what Validate learned about a message that passed.

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ecrn/crvsx/protocol"
 	"log/slog"
 	"time"
 
 	"github.com/ecrn/crvsx/node/exchange"
 	"github.com/ecrn/crvsx/node/records/match"
 	"github.com/ecrn/crvsx/node/store"
+	"github.com/ecrn/crvsx/protocol"
 )
 
 // Consumer is the inbox cursor of the event follower (DESIGN.md R6).
