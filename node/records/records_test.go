@@ -289,4 +289,21 @@ func TestFollower_AppliesEventsToUniqueMatchesOnly(t *testing.T) {
 	n, err = f.Step(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n, "applied once")
+
+	// node/store §11: the import and each applied event are in the audit
+	// chain — the event's entry names its inbox record; the ambiguous and
+	// unmatched events, which changed nothing, have none.
+	var changes []string
+	es, err := s.AuditAfter(ctx, 0, 100)
+	require.NoError(t, err)
+	for _, e := range es {
+		if e.Kind == store.AuditRecordsChanged {
+			changes = append(changes, e.Ref+" "+e.Detail)
+		}
+	}
+	require.Equal(t, []string{
+		"records/import created=3 updated=0 ids=KZ-1@1 KZ-3@1 KZ-4@1",
+		"inbox/1 created=0 updated=1 ids=KZ-1@2",
+		"inbox/4 created=0 updated=1 ids=KZ-1@3",
+	}, changes)
 }

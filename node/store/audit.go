@@ -22,7 +22,7 @@ const (
 func knownAuditKind(k string) bool {
 	switch k {
 	case AuditAccepted, AuditRejected, AuditEnqueued, AuditDelivered, AuditDead, AuditRetried,
-		AuditQueryAnswered, AuditQueryRefused, AuditQueryProbing:
+		AuditQueryAnswered, AuditQueryRefused, AuditQueryProbing, AuditRecordsChanged:
 		return true
 	}
 	return false

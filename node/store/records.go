@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -199,6 +201,11 @@ func (s *Store) PutRecords(ctx context.Context, puts []RecordPut, ack *RecordAck
 				return err
 			}
 		}
+		if e, ok := recordsAudit(ids, before, state, ack); ok {
+			if err := appendAudit(w, e); err != nil {
+				return err
+			}
+		}
 		if ack != nil {
 			cur, _ := getU64(w.bucket(bktCursor).Get([]byte(ack.Consumer)))
 			if ack.UpTo > cur {
@@ -214,6 +221,64 @@ func (s *Store) PutRecords(ctx context.Context, puts []RecordPut, ack *RecordAck
 		return nil, fmt.Errorf("store: put records: %w", err)
 	}
 	return outcomes, nil
+}
+
+// AuditRecordsChanged is the audit entry of a PutRecords call that created
+// or updated records (DESIGN.md §11).
+const AuditRecordsChanged = "records.changed"
+
+// maxRecordsAuditDetail bounds the detail of a records.changed entry.
+const maxRecordsAuditDetail = 1024
+
+// recordsAudit is the records.changed entry of a PutRecords call (§11):
+// false when nothing was created or updated. ids are the call's record ids
+// in order; before and after their stored records before and after it.
+func recordsAudit(ids []string, before, after map[string]*recordRec, ack *RecordAck) (auditRec, bool) {
+	var created, updated int
+	var list []string
+	h := sha256.New()
+	for _, id := range ids {
+		old, rec := before[id], after[id]
+		switch {
+		case old == nil:
+			created++
+		case old.Version != rec.Version:
+			updated++
+		default:
+			continue
+		}
+		list = append(list, fmt.Sprintf("%s@%d", id, rec.Version))
+		doc := sha256.Sum256(rec.Doc)
+		fmt.Fprintf(h, "%s\t%d\t%s\n", id, rec.Version, hex.EncodeToString(doc[:]))
+	}
+	if created+updated == 0 {
+		return auditRec{}, false
+	}
+	detail := fmt.Sprintf("created=%d updated=%d ids=", created, updated)
+	// Each id is added only if what would still have to follow it (" …+K"
+	// for the ids after it) fits as well, so the cut detail is never over
+	// the bound.
+	for i, item := range list {
+		piece := " " + item
+		if i == 0 {
+			piece = item
+		}
+		reserve := 0
+		if rest := len(list) - i - 1; rest > 0 {
+			reserve = len(fmt.Sprintf(" …+%d", rest))
+		}
+		if len(detail)+len(piece)+reserve > maxRecordsAuditDetail {
+			detail += fmt.Sprintf(" …+%d", len(list)-i)
+			break
+		}
+		detail += piece
+	}
+	e := auditRec{Kind: AuditRecordsChanged, Ref: "records/import", Detail: detail}
+	if ack != nil {
+		e.Ref = fmt.Sprintf("inbox/%d", ack.UpTo)
+	}
+	h.Sum(e.Digest[:0])
+	return e, true
 }
 
 // writeRecord replaces old (nil: none) by rec, moving its index entries.

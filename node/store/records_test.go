@@ -2,9 +2,14 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -151,4 +156,85 @@ func TestRecords_TooManyCandidates(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.RecordsByKeys(ctx, []string{"common"})
 	require.ErrorIs(t, err, ErrTooMany)
+}
+
+// DESIGN.md §11: a call that creates or updates records appends one
+// records.changed entry in its transaction — ref, counts, ids at their
+// versions, a digest over the documents written; an unchanged call and an
+// ack alone append none; an event's call names its inbox seq.
+func TestRecords_ChangesAreAudited(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, Options{NoSync: true})
+	entries := func() []AuditEntry {
+		t.Helper()
+		es, err := s.AuditAfter(ctx, 0, 1000)
+		require.NoError(t, err)
+		return es
+	}
+	_, err := s.PutRecords(ctx, []RecordPut{put("R2", `{"a": 2}`, "k"), put("R1", `{"a":1}`, "k")}, nil)
+	require.NoError(t, err)
+	es := entries()
+	require.Len(t, es, 1)
+	e := es[0]
+	require.Equal(t, AuditRecordsChanged, e.Kind)
+	require.Equal(t, "records/import", e.Ref)
+	require.Equal(t, "created=2 updated=0 ids=R1@1 R2@1", e.Detail)
+	want := sha256.Sum256([]byte(
+		"R1\t1\t" + hexSHA(`{"a":1}`) + "\n" +
+			"R2\t1\t" + hexSHA(`{"a":2}`) + "\n"))
+	require.Equal(t, want, e.Digest, "the digest commits to the compacted documents written")
+
+	// Unchanged, and an ack alone: nothing appended.
+	_, err = s.PutRecords(ctx, []RecordPut{put("R1", `{"a":1}`, "k")}, nil)
+	require.NoError(t, err)
+	_, err = s.PutRecords(ctx, nil, &RecordAck{Consumer: "records", UpTo: 0})
+	require.NoError(t, err)
+	require.Len(t, entries(), 1)
+
+	// An inbound event's change names the inbox seq it applies.
+	_, err = s.PutRecords(ctx, []RecordPut{put("R1", `{"a":3}`, "k"), put("R2", `{"a":2}`, "k")}, &RecordAck{Consumer: "records", UpTo: 0})
+	require.NoError(t, err)
+	es = entries()
+	require.Len(t, es, 2)
+	require.Equal(t, "inbox/0", es[1].Ref)
+	require.Equal(t, "created=0 updated=1 ids=R1@2", es[1].Detail, "R2 was unchanged")
+	mustCheck(t, s)
+	_, n, err := s.VerifyAudit(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n)
+
+	// A refused call appends nothing either.
+	_, err = s.PutRecords(ctx, []RecordPut{put("R1", `{"a":4}`, "k"), {ID: "R1", Doc: json.RawMessage(`{}`), IfVersion: 9}}, nil)
+	require.ErrorIs(t, err, ErrConflict)
+	require.Len(t, entries(), 2)
+}
+
+// DESIGN.md §11: a large import's entry names the ids that fit in 1,024
+// bytes and how many it left out.
+func TestRecords_AuditDetailBounded(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, Options{NoSync: true})
+	var puts []RecordPut
+	for i := range 500 {
+		puts = append(puts, put(fmt.Sprintf("REC-%06d", i), `{}`, "k"))
+	}
+	_, err := s.PutRecords(ctx, puts, nil)
+	require.NoError(t, err)
+	es, err := s.AuditAfter(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, es, 1)
+	d := es[0].Detail
+	require.LessOrEqual(t, len(d), 1024)
+	require.True(t, strings.HasPrefix(d, "created=500 updated=0 ids=REC-000000@1 REC-000001@1 "), d)
+	i := strings.LastIndex(d, " …+")
+	require.Positive(t, i, d)
+	left, err := strconv.Atoi(d[i+len(" …+"):])
+	require.NoError(t, err)
+	named := strings.Count(d[:i], "@")
+	require.Equal(t, 500, named+left, "named and left out add up: %s", d)
+}
+
+func hexSHA(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }
