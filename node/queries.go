@@ -63,7 +63,7 @@ func (r recordStatus) Status(ctx context.Context, s match.Subject, questions []s
 	}
 	answers := make(map[string]string, len(questions))
 	for _, q := range questions {
-		for _, v := range records.Answer(facts, []string{q}) {
+		if v, ok := records.AnswerTo(facts, q); ok {
 			answers[q] = v
 		}
 	}

@@ -4,11 +4,9 @@ import (
 	"time"
 
 	"github.com/ecrn/crvsx/node/console/view"
+	"github.com/ecrn/crvsx/protocol"
 	"github.com/ecrn/crvsx/protocol/attest"
 )
-
-// answerOrder is the order answers are shown in (the schema's).
-var answerOrder = []string{"isRegistered", "hasBirthRecord", "vitalStatus", "civilStatus", "citizenshipConfirmed", "identityDocumentValid"}
 
 // verdictView is a verdict translated through the catalogue from its
 // structured fields (DESIGN §8), never from Verdict.String().
@@ -72,7 +70,9 @@ func viewVerdict(v *attest.Verdict, l catalogue) *verdictView {
 		}
 		out.Claim += " " + l.T(rkey)
 	}
-	for _, a := range answerOrder {
+	// In the schema's order.
+	for _, q := range protocol.StatusQuestions {
+		a := q.Member
 		val, ok := v.Answers[a]
 		if !ok {
 			continue

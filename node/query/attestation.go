@@ -17,16 +17,6 @@ import (
 // Refusal reasons of a status.attestation (schema enum refusalReason).
 const RefusalSubjectProtected = "subject-protected"
 
-// answerMember maps a question to its member of an attestation's answers.
-var answerMember = map[string]string{
-	"is-registered":           "isRegistered",
-	"has-birth-record":        "hasBirthRecord",
-	"vital-status":            "vitalStatus",
-	"civil-status":            "civilStatus",
-	"citizenship-confirmed":   "citizenshipConfirmed",
-	"identity-document-valid": "identityDocumentValid",
-}
-
 // answer is what the node attests about one query.
 type answer struct {
 	query       map[string]any // the decoded query (for the semantic cross-check)

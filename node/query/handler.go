@@ -476,8 +476,9 @@ func (h *Handler) answer(ctx context.Context, q *query) ([]byte, *refusal) {
 		a.matchResult = string(outcome)
 		a.answers = make(map[string]string)
 		for _, qu := range q.questions {
-			if v, ok := answers[qu]; ok {
-				a.answers[answerMember[qu]] = v
+			m, known := protocol.AnswerMember(qu)
+			if v, ok := answers[qu]; ok && known {
+				a.answers[m] = v
 			}
 		}
 		if len(a.answers) == 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ecrn/crvsx/node/records/match"
+	"github.com/ecrn/crvsx/protocol"
 )
 
 // Facts are what answers are computed from (DESIGN.md R1). Each yes/no
@@ -71,58 +72,51 @@ func Lookup(ctx context.Context, src Source, s match.Subject) (match.Result, Fac
 	return res, cands[byID[res.PersonID]].Facts, nil
 }
 
-// Questions (status.query questions) and the answers members they map to
-// (status.attestation answers).
-var answerKey = map[string]string{
-	"is-registered":           "isRegistered",
-	"has-birth-record":        "hasBirthRecord",
-	"vital-status":            "vitalStatus",
-	"civil-status":            "civilStatus",
-	"citizenship-confirmed":   "citizenshipConfirmed",
-	"identity-document-valid": "identityDocumentValid",
-}
-
 // Answer maps the asked questions to the status.attestation answers object
-// (DESIGN.md R5). A question it does not know is left out (the schema has
-// refused it before). vitalStatus is no-death-registered or
-// death-registered, never "alive"; unknown facts are "unknown".
+// (DESIGN.md R5), keyed by answers member (protocol.AnswerMember). A
+// question it does not know is left out (the schema has refused it
+// before).
 func Answer(f Facts, questions []string) map[string]string {
 	out := map[string]string{}
 	for _, q := range questions {
-		key, ok := answerKey[q]
-		if !ok {
-			continue
+		if v, ok := AnswerTo(f, q); ok {
+			m, _ := protocol.AnswerMember(q)
+			out[m] = v
 		}
-		var v string
-		switch q {
-		case "is-registered":
-			v = Yes // a unique match is a record of this registry
-		case "has-birth-record":
-			v = yesNo(f.HasBirthRecord)
-		case "vital-status":
-			switch f.DeathRegistered {
-			case Yes:
-				v = "death-registered"
-			case No:
-				v = "no-death-registered"
-			default:
-				v = Unknown
-			}
-		case "civil-status":
-			v = Unknown
-			for _, c := range CivilStatuses {
-				if f.CivilStatus == c {
-					v = c
-				}
-			}
-		case "citizenship-confirmed":
-			v = yesNo(f.CitizenshipConfirmed)
-		case "identity-document-valid":
-			v = yesNo(f.IdentityDocumentValid)
-		}
-		out[key] = v
 	}
 	return out
+}
+
+// AnswerTo is the answer to one question (R5); false for a question it
+// does not know. vitalStatus is no-death-registered or death-registered,
+// never "alive"; unknown facts are "unknown".
+func AnswerTo(f Facts, q string) (string, bool) {
+	switch q {
+	case "is-registered":
+		return Yes, true // a unique match is a record of this registry
+	case "has-birth-record":
+		return yesNo(f.HasBirthRecord), true
+	case "vital-status":
+		switch f.DeathRegistered {
+		case Yes:
+			return "death-registered", true
+		case No:
+			return "no-death-registered", true
+		}
+		return Unknown, true
+	case "civil-status":
+		for _, c := range CivilStatuses {
+			if f.CivilStatus == c {
+				return c, true
+			}
+		}
+		return Unknown, true
+	case "citizenship-confirmed":
+		return yesNo(f.CitizenshipConfirmed), true
+	case "identity-document-valid":
+		return yesNo(f.IdentityDocumentValid), true
+	}
+	return "", false
 }
 
 func yesNo(v string) string {

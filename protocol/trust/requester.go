@@ -31,7 +31,7 @@ const (
 // status.query), sorted.
 var (
 	requesterOrgTypes  = []string{"border-agency", "civil-registry", "consular", "court", "humanitarian-ngo", "humanitarian-un", "social-protection"}
-	requesterQuestions = []string{"citizenship-confirmed", "civil-status", "has-birth-record", "identity-document-valid", "is-registered", "vital-status"}
+	requesterQuestions = sortedQuestions()
 	requesterBases     = []string{"data-subject-consent", "legal-obligation", "public-interest-mandate", "vital-interest"}
 	// The envelope purposes (common.schema.json#/definitions/purpose) a
 	// query may carry.
@@ -39,6 +39,16 @@ var (
 		"family-reunification", "humanitarian-verification", "identification-assistance", "nationality-determination",
 		"protection-notification", "residence-notification", "statistics"}
 )
+
+// sortedQuestions are protocol.StatusQuestions' questions, sorted.
+func sortedQuestions() []string {
+	qs := make([]string, 0, len(protocol.StatusQuestions))
+	for _, q := range protocol.StatusQuestions {
+		qs = append(qs, q.Question)
+	}
+	slices.Sort(qs)
+	return qs
+}
 
 // RequesterOrganizationTypes, RequesterQuestions and RequesterConsentBases
 // return the values REGISTRY.md §2.1 allows, sorted (fresh slices).

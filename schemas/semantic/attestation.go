@@ -4,17 +4,6 @@ import (
 	"github.com/ecrn/crvsx/protocol"
 )
 
-// answerQuestion maps each member of an attestation's answers to the
-// status.query question it answers.
-var answerQuestion = map[string]string{
-	"isRegistered":          "is-registered",
-	"hasBirthRecord":        "has-birth-record",
-	"vitalStatus":           "vital-status",
-	"civilStatus":           "civil-status",
-	"citizenshipConfirmed":  "citizenship-confirmed",
-	"identityDocumentValid": "identity-document-valid",
-}
-
 // CheckAttestationAnswers checks a status.attestation against the
 // status.query it answers: the rules that need the query, which the
 // attestation does not carry (it names it only by inResponseTo) and which
@@ -47,8 +36,8 @@ func CheckAttestationAnswers(attestation, query map[string]any) []protocol.Issue
 		asked[str(v)] = true
 	}
 	for k := range obj(p["answers"]) {
-		if !asked[answerQuestion[k]] {
-			c.add(CodeAnswerNotAsked, protocol.Pointer("payload", "answers", k), "the query did not ask %q", answerQuestion[k])
+		if q, _ := protocol.QuestionOf(k); !asked[q] {
+			c.add(CodeAnswerNotAsked, protocol.Pointer("payload", "answers", k), "the query did not ask %q", q)
 		}
 	}
 	return finish(c.issues)
