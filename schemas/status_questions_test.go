@@ -22,19 +22,7 @@ func TestStatusQuestionsAreTheBundles(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, json.Unmarshal(b, v))
 	}
-	var query struct {
-		Definitions struct {
-			Payload struct {
-				Properties struct {
-					Questions struct {
-						Items struct {
-							Enum []string `json:"enum"`
-						} `json:"items"`
-					} `json:"questions"`
-				} `json:"properties"`
-			} `json:"payload"`
-		} `json:"definitions"`
-	}
+	var query queryVocabulary
 	read("status-query.schema.json", &query)
 	var att struct {
 		Definitions struct {
@@ -91,33 +79,7 @@ func orderedKeys(t *testing.T, raw json.RawMessage) []string {
 // are the bundle's: the organisation types and consent bases of
 // status.query, its questions, and purposes that are envelope purposes.
 func TestRequesterVocabulariesAreTheBundles(t *testing.T) {
-	var query struct {
-		Definitions struct {
-			Payload struct {
-				Properties struct {
-					Requester struct {
-						Properties struct {
-							OrganizationType struct {
-								Enum []string `json:"enum"`
-							} `json:"organizationType"`
-						} `json:"properties"`
-					} `json:"requester"`
-					Consent struct {
-						Properties struct {
-							Basis struct {
-								Enum []string `json:"enum"`
-							} `json:"basis"`
-						} `json:"properties"`
-					} `json:"consent"`
-					Questions struct {
-						Items struct {
-							Enum []string `json:"enum"`
-						} `json:"items"`
-					} `json:"questions"`
-				} `json:"properties"`
-			} `json:"payload"`
-		} `json:"definitions"`
-	}
+	var query queryVocabulary
 	var common struct {
 		Definitions struct {
 			Purpose struct {
@@ -139,4 +101,33 @@ func TestRequesterVocabulariesAreTheBundles(t *testing.T) {
 	for _, purpose := range trust.RequesterPurposes() {
 		require.Contains(t, common.Definitions.Purpose.Enum, purpose)
 	}
+}
+
+// queryVocabulary is what the tests above read of status-query.schema.json.
+type queryVocabulary struct {
+	Definitions struct {
+		Payload struct {
+			Properties struct {
+				Requester struct {
+					Properties struct {
+						OrganizationType struct {
+							Enum []string `json:"enum"`
+						} `json:"organizationType"`
+					} `json:"properties"`
+				} `json:"requester"`
+				Consent struct {
+					Properties struct {
+						Basis struct {
+							Enum []string `json:"enum"`
+						} `json:"basis"`
+					} `json:"properties"`
+				} `json:"consent"`
+				Questions struct {
+					Items struct {
+						Enum []string `json:"enum"`
+					} `json:"items"`
+				} `json:"questions"`
+			} `json:"properties"`
+		} `json:"payload"`
+	} `json:"definitions"`
 }
