@@ -103,6 +103,24 @@ type Envelope struct {
 	Payload       json.RawMessage `json:"payload"`
 }
 
+// Outgoing is a message this software writes (a receipt, a status query,
+// an attestation): the envelope members in the order of SPEC §4, createdAt
+// already formatted by the writer (its precision is the writer's choice),
+// and the payload as its own type. Empty correlationId and legalBasis are
+// left out, as the schemas have them optional.
+type Outgoing[P any] struct {
+	SchemaVersion string   `json:"schemaVersion"`
+	MessageType   string   `json:"messageType"`
+	MessageID     string   `json:"messageId"`
+	CorrelationID string   `json:"correlationId,omitempty"`
+	CreatedAt     string   `json:"createdAt"`
+	Sender        Endpoint `json:"sender"`
+	Recipient     Endpoint `json:"recipient"`
+	Purpose       string   `json:"purpose"`
+	LegalBasis    string   `json:"legalBasis,omitempty"`
+	Payload       P        `json:"payload"`
+}
+
 // CheckTimeWindow implements SPEC.md §6.7: createdAt may be at most skew
 // ahead of now and at most maxAge behind it. A zero maxAge turns the age
 // check off (archived messages); the skew check always applies.

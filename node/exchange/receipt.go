@@ -39,18 +39,6 @@ const (
 	maxLocalReferenceRunes = 64
 )
 
-type receiptMessage struct {
-	SchemaVersion string            `json:"schemaVersion"`
-	MessageType   string            `json:"messageType"`
-	MessageID     string            `json:"messageId"`
-	CorrelationID string            `json:"correlationId"`
-	CreatedAt     string            `json:"createdAt"`
-	Sender        protocol.Endpoint `json:"sender"`
-	Recipient     protocol.Endpoint `json:"recipient"`
-	Purpose       string            `json:"purpose"`
-	Payload       receiptPayload    `json:"payload"`
-}
-
 type receiptPayload struct {
 	InResponseTo   string           `json:"inResponseTo"`
 	Status         string           `json:"status"`
@@ -95,7 +83,7 @@ func BuildReceipt(signer *jws.Signer, self protocol.Endpoint, msg *Verified, loc
 	// > SPEC §8.3 envelope: sender is the receiver, recipient the original
 	// > sender, purpose acknowledgement, correlationId the received
 	// > message's messageId.
-	rm := receiptMessage{
+	rm := protocol.Outgoing[receiptPayload]{
 		SchemaVersion: msg.Envelope.SchemaVersion,
 		MessageType:   protocol.MTReceipt,
 		MessageID:     id,

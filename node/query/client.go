@@ -43,16 +43,7 @@ type Ask struct {
 
 // statusQuery is a status.query (schemas/1.0.0/status-query.schema.json),
 // its members in the order of SPEC §4.
-type statusQuery struct {
-	SchemaVersion string            `json:"schemaVersion"`
-	MessageType   string            `json:"messageType"`
-	MessageID     string            `json:"messageId"`
-	CreatedAt     string            `json:"createdAt"`
-	Sender        protocol.Endpoint `json:"sender"`
-	Recipient     protocol.Endpoint `json:"recipient"`
-	Purpose       string            `json:"purpose"`
-	Payload       queryPayload      `json:"payload"`
-}
+type statusQuery = protocol.Outgoing[queryPayload]
 
 type queryPayload struct {
 	Requester queryRequester  `json:"requester"`

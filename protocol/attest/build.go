@@ -56,16 +56,7 @@ type Answer struct {
 }
 
 // message is the status.attestation, in the order of the data dictionary.
-type message struct {
-	SchemaVersion string            `json:"schemaVersion"`
-	MessageType   string            `json:"messageType"`
-	MessageID     string            `json:"messageId"`
-	CreatedAt     string            `json:"createdAt"`
-	Sender        protocol.Endpoint `json:"sender"`
-	Recipient     protocol.Endpoint `json:"recipient"`
-	Purpose       string            `json:"purpose"`
-	Payload       payload           `json:"payload"`
-}
+type message = protocol.Outgoing[payload]
 
 type payload struct {
 	InResponseTo  string          `json:"inResponseTo"`
