@@ -120,7 +120,9 @@ func LatestReport(dir string) (string, error) {
 }
 
 // writeAtomic writes b to path through a synced temporary file renamed
-// into place: a reader never sees half a report.
+// into place, then syncs the directory: a reader never sees half a report,
+// and a report written survives a power cut (its hash is what a
+// certificate names).
 func writeAtomic(path string, b []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*")
 	if err != nil {
@@ -141,7 +143,18 @@ func writeAtomic(path string, b []byte) error {
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // ReadReport reads and parses a report file, at most MaxReportBytes.

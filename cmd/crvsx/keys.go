@@ -127,23 +127,3 @@ func (e *env) writeKeyPair(privPath string, priv []byte, pubPath string, pub []b
 	fmt.Fprintf(e.stderr, "wrote %s (private, 0600) and %s\n", privPath, pubPath)
 	return nil
 }
-
-// writeNew writes a file that must not exist yet, durably: a key written
-// half or lost on a crash is worse than an error.
-func writeNew(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	return f.Close()
-}

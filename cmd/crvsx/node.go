@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/ecrn/crvsx/node"
@@ -187,26 +186,17 @@ func backup(ctx context.Context, url, token, out string) (int64, error) {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, protocol.MaxProblemBytes))
 		return 0, fmt.Errorf("backup: %w", protocol.DecodeProblem(resp.Request.URL.Host, resp.StatusCode, resp.Header.Get("Content-Type"), b))
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".crvsx-backup-*")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, resp.Body)
-	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
-		err = fmt.Errorf("backup: got %d of %d bytes", n, resp.ContentLength)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o600)
-	}
+	var n int64
+	err = replaceFileFrom(out, 0o600, func(w io.Writer) error {
+		var err error
+		n, err = io.Copy(w, resp.Body)
+		if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+			err = fmt.Errorf("got %d of %d bytes", n, resp.ContentLength)
+		}
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("backup: %w", err)
 	}
-	return n, os.Rename(tmp.Name(), out)
+	return n, nil
 }

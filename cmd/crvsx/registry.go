@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -133,32 +132,6 @@ func (e *env) writeOut(path string, data []byte, mode os.FileMode, force bool) e
 		return err
 	}
 	return nil
-}
-
-// replaceFile writes data to path through a synced temporary file renamed
-// into place: a reader, or a crash, never sees half of it, and a file given
-// as both input and output (cosign --entry F --out F) is replaced whole.
-func replaceFile(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func plural(n int, one, many string) string {
