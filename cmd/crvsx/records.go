@@ -127,13 +127,8 @@ func splitBatches(data []byte, n int) ([]recordsBatch, []rec.LineError) {
 		cur.Reset()
 		first, count = next, 0
 	}
-	for rest := data; len(rest) > 0; {
-		var line []byte
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, rest = rest[:i], rest[i+1:]
-		} else {
-			line, rest = rest, nil
-		}
+	for line := range bytes.Lines(data) {
+		line = bytes.TrimSuffix(line, []byte("\n"))
 		lineNo++
 		if len(line) > rec.MaxLineBytes {
 			local = append(local, rec.LineError{Line: lineNo, Code: rec.CodeLineTooLarge,

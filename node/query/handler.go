@@ -365,7 +365,7 @@ func (h *Handler) check(r *http.Request, raw []byte) (*query, *refusal) {
 		}
 		a := q.audit("probing", strings.Join(signals, ","))
 		if err := h.d.Store.AuditQuery(context.WithoutCancel(r.Context()), store.AuditQueryProbing, a); err != nil {
-			return q, &refusal{err: storeState(err)}
+			return q, &refusal{err: store.WriteProblem(err)}
 		}
 		if h.cfg.RefuseProbing {
 			return q, h.refuse(r.Context(), q, &refusal{err: protocol.Errorf(protocol.CodeRateLimited, "requester %s: refused by this node's probing policy (%s)", req.ID, strings.Join(signals, ", ")), retry: h.cfg.Probing.Window}, strings.Join(signals, ","))
@@ -411,7 +411,7 @@ func (h *Handler) refuse(ctx context.Context, q *query, f *refusal, detail strin
 		}
 	}
 	if err := h.d.Store.AuditQuery(context.WithoutCancel(ctx), store.AuditQueryRefused, q.audit(string(protocolCode(f.err)), detail)); err != nil {
-		return &refusal{err: storeState(err)}
+		return &refusal{err: store.WriteProblem(err)}
 	}
 	return f
 }
@@ -447,7 +447,7 @@ func (h *Handler) answer(ctx context.Context, q *query) ([]byte, *refusal) {
 	// > MESSAGE_ID_CONFLICT.
 	old, found, err := h.d.Store.LookupQuery(ctx, q.req.ID, q.messageID)
 	if err != nil {
-		return nil, &refusal{err: storeState(err)}
+		return nil, &refusal{err: store.WriteProblem(err)}
 	}
 	if found {
 		if old.PayloadDigest != digest {
@@ -500,23 +500,10 @@ func (h *Handler) answer(ctx context.Context, q *query) ([]byte, *refusal) {
 		return nil, h.refuse(ctx, q, &refusal{err: protocol.Errorf(protocol.CodeConflict, "query %s of %s was answered for another payload", q.messageID, q.req.ID)}, "")
 	}
 	if err != nil {
-		return nil, &refusal{err: storeState(err)}
+		return nil, &refusal{err: store.WriteProblem(err)}
 	}
 	q.outcome = a.matchResult
 	return stored.Attestation, nil
-}
-
-// storeState is the problem of a store that cannot take the write (SPEC
-// §7: STORAGE_FULL 507, UNAVAILABLE 503, both retried); anything else
-// stays internal.
-func storeState(err error) error {
-	switch {
-	case errors.Is(err, store.ErrFull):
-		return &protocol.Error{Code: protocol.CodeStorageFull, Detail: "this node's storage is full; nothing was stored, retry later", Err: err}
-	case errors.Is(err, store.ErrUnavailable):
-		return &protocol.Error{Code: protocol.CodeUnavailable, Detail: "the store takes no writes now; retry later", Err: err}
-	}
-	return err
 }
 
 // CountryOf is the country of a requester or node id (SPEC §2): its first

@@ -141,13 +141,8 @@ func (e *Embedded) Import(ctx context.Context, body []byte) (Report, error) {
 	}
 	var ok []parsed
 	lineNo := 0
-	for rest := body; len(rest) > 0; {
-		var line []byte
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, rest = rest[:i], rest[i+1:]
-		} else {
-			line, rest = rest, nil
-		}
+	for line := range bytes.Lines(body) {
+		line = bytes.TrimSuffix(line, []byte("\n"))
 		lineNo++
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(bytes.TrimSpace(line)) == 0 {

@@ -82,7 +82,7 @@ func (x *Exchange) PostMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	rc, err := x.Receiver.Receive(r.Context(), raw, peer)
 	if err != nil {
-		fail(storeState(err))
+		fail(store.WriteProblem(err))
 		return
 	}
 	if x.Metrics != nil {
@@ -172,7 +172,7 @@ func (x *Exchange) PostOutbox(w http.ResponseWriter, r *http.Request) {
 	}
 	st, dup, err := x.Submitter.Submit(r.Context(), body)
 	if err != nil {
-		httpio.WriteProblem(w, r, x.Log, storeState(err))
+		httpio.WriteProblem(w, r, x.Log, store.WriteProblem(err))
 		return
 	}
 	w.Header().Set("Location", "/v1/outbox/"+st.ID)
@@ -306,20 +306,5 @@ func storeError(err error, notFound string) error {
 		}
 		return &protocol.Error{Code: protocol.CodeNotFound, Detail: notFound, Err: err}
 	}
-	return storeState(err)
-}
-
-// storeState is the problem of a write the store could not take, on every
-// endpoint that writes (the peer API's messages, the local API's outbox
-// and acks): a full volume is STORAGE_FULL (507), a store that takes no
-// writes UNAVAILABLE (503) — both the node's state, both retried by the
-// client (SPEC §7, §8.1; store DESIGN §6). Anything else is left as it is.
-func storeState(err error) error {
-	switch {
-	case errors.Is(err, store.ErrFull):
-		return &protocol.Error{Code: protocol.CodeStorageFull, Detail: "this node's storage is full; nothing was stored, retry later", Err: err}
-	case errors.Is(err, store.ErrUnavailable):
-		return &protocol.Error{Code: protocol.CodeUnavailable, Detail: "the store takes no writes now; retry later", Err: err}
-	}
-	return err
+	return store.WriteProblem(err)
 }

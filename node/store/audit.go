@@ -178,11 +178,7 @@ func (s *Store) AuditAfter(ctx context.Context, after uint64, limit int) ([]Audi
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bktAudit).Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-			h, rec, err := splitAuditValue(v)
-			if err != nil {
-				return err
-			}
-			e, err := decodeAudit(rec)
+			e, h, err := decodeAuditValue(v)
 			if err != nil {
 				return err
 			}

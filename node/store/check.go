@@ -178,11 +178,7 @@ func checkOutbox(tx *bolt.Tx) (outboxCounts, error) {
 func checkAuditCounts(tx *bolt.Tx, oc outboxCounts) error {
 	kinds := map[string]uint64{}
 	err := tx.Bucket(bktAudit).ForEach(func(_, v []byte) error {
-		_, rec, err := splitAuditValue(v)
-		if err != nil {
-			return err
-		}
-		e, err := decodeAudit(rec)
+		e, _, err := decodeAuditValue(v)
 		if err != nil {
 			return err
 		}

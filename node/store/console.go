@@ -323,11 +323,7 @@ func scanAuditBack(tx *bolt.Tx, since time.Time, fn func(auditRec), truncated *b
 			*truncated = true
 			return nil
 		}
-		_, rec, err := splitAuditValue(v)
-		if err != nil {
-			return err
-		}
-		e, err := decodeAudit(rec)
+		e, _, err := decodeAuditValue(v)
 		if err != nil {
 			return err
 		}

@@ -124,11 +124,7 @@ func outboundTimeline(tx *bolt.Tx, key DeliveryKey) (*Timeline, error) {
 	n := 0
 	for k, v := c.Last(); k != nil && !found && n < MaxScan; k, v = c.Prev() {
 		n++
-		_, rec, err := splitAuditValue(v)
-		if err != nil {
-			return nil, err
-		}
-		e, err := decodeAudit(rec)
+		e, _, err := decodeAuditValue(v)
 		if err != nil {
 			return nil, err
 		}
@@ -237,11 +233,7 @@ func refusedTimeline(tx *bolt.Tx, seq uint64) (*Timeline, error) {
 	if v == nil {
 		return nil, ErrNotFound
 	}
-	_, rec, err := splitAuditValue(v)
-	if err != nil {
-		return nil, err
-	}
-	e, err := decodeAudit(rec)
+	e, _, err := decodeAuditValue(v)
 	if err != nil {
 		return nil, err
 	}

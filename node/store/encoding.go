@@ -325,6 +325,17 @@ func splitAuditValue(v []byte) (hash [32]byte, rec []byte, err error) {
 	return hash, v[32:], nil
 }
 
+// decodeAuditValue decodes a stored audit value: the entry and its hash.
+// (VerifyAudit splits the value itself: it hashes the record's bytes.)
+func decodeAuditValue(v []byte) (auditRec, [32]byte, error) {
+	h, rec, err := splitAuditValue(v)
+	if err != nil {
+		return auditRec{}, h, err
+	}
+	e, err := decodeAudit(rec)
+	return e, h, err
+}
+
 func decodeAudit(b []byte) (auditRec, error) {
 	var r auditRec
 	if err := decodeRecord(kindAudit, b, &r); err != nil {
